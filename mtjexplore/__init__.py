@@ -1,0 +1,17 @@
+"""mtjexplore: hardware-aware training of binary neural networks on MTJ crossbars.
+
+The core imports numpy, torch and xarray only; widgets live in :mod:`mtjexplore.widgets`.
+"""
+
+__version__ = "0.1.0"
+
+from .config import CrossbarConfig, DeviceParams, paper_config, paper_device
+from .die import (DEFECT_CODES, DEFECT_KINDS, ClassifyThresholds, classify_defects, defect_counts,
+                  ideal_die, set_defects)
+from .errors import MTJExploreError, NotFittedError, ParameterError, DataFileError
+from .floorplan import Floorplan
+from .statistics import DefectStatistics, sample_dies
+from .datasets import ImageData, load_mnist, read_idx
+from .evaluation import evaluate, sensitivity
+from .training import Trainer
+from .io import load, save

@@ -1,0 +1,241 @@
+"""Dies and die ensembles as ``xarray.Dataset``: the two conductance maps and the defect codes.
+
+A die *is* its maps ``g_p`` (read after writing P) and ``g_ap`` (read after writing AP), in
+siemens, one value per physical device. A defect is already in those numbers; the ``defect``
+variable is a classification of them (CF flag conventions). Cells of the array that hold no
+device (the floorplan's blocks need not fill the rectangle) have ``g = 0`` and the code
+``no_device``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from .config import CrossbarConfig
+from .errors import ParameterError
+
+DEFECT_KINDS = ("ok", "short", "open", "stuck_p", "stuck_ap")
+NO_DEVICE = 255
+DEFECT_CODES = {name: code for code, name in enumerate(DEFECT_KINDS)}
+
+
+def _version():
+    from . import __version__
+
+    return __version__
+
+
+def _defect_attrs():
+    return {"long_name": "defect classification", "flag_values": np.array(
+        list(range(len(DEFECT_KINDS))) + [NO_DEVICE], dtype=np.uint8),
+        "flag_meanings": " ".join(DEFECT_KINDS + ("no_device",))}
+
+
+def die_dataset(config, g_p, g_ap, defect, *, seed=None, provenance="synthetic"):
+    """Wrap maps ``[(die,) row, col]`` into the project's die/ensemble ``xarray.Dataset`` layout."""
+    fp = config.floorplan
+    dims = ("die", "row", "col") if np.ndim(g_p) == 3 else ("row", "col")
+    coords = {"row": np.arange(fp.shape[0]), "col": np.arange(fp.shape[1]),
+              "layer": (("row", "col"), fp.layer_map.astype(np.int16),
+                        {"long_name": "network layer held by the cell (-1: no device)"})}
+    if len(dims) == 3:
+        coords["die"] = np.arange(np.shape(g_p)[0])
+    ds = xr.Dataset(
+        {"g_p": (dims, np.asarray(g_p, dtype=np.float64),
+                 {"units": "S", "long_name": "conductance read after writing P"}),
+         "g_ap": (dims, np.asarray(g_ap, dtype=np.float64),
+                  {"units": "S", "long_name": "conductance read after writing AP"}),
+         "defect": (dims, np.asarray(defect, dtype=np.uint8), _defect_attrs())},
+        coords=coords,
+        attrs={"config": config.to_json(), "seed": -1 if seed is None else int(seed),
+               "provenance": provenance, "mtjexplore_version": _version(),
+               "read_voltage_v": config.device.read_voltage_v})
+    return ds
+
+
+def config_of(die):
+    """The :class:`CrossbarConfig` a die or ensemble was made for (from its attrs)."""
+    try:
+        return CrossbarConfig.from_json(die.attrs["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParameterError("this Dataset is not an mtjexplore die: its attrs lack a valid "
+                             "'config' (make dies with ideal_die, sample_dies or an importer)") from exc
+
+
+def ideal_die(config):
+    """A defect-free die with every device at its nominal conductances.
+
+    Examples
+    --------
+    >>> from mtjexplore import paper_config
+    >>> die = ideal_die(paper_config())
+    >>> dict(die.sizes), int((die.defect == 0).sum())
+    ({'row': 101, 'col': 200}, 20000)
+    """
+    d, present = config.device, config.floorplan.present
+    g_p = np.where(present, d.g_p_s, 0.0)
+    g_ap = np.where(present, d.g_ap_s, 0.0)
+    defect = np.where(present, 0, NO_DEVICE).astype(np.uint8)
+    return die_dataset(config, g_p, g_ap, defect, provenance="ideal")
+
+
+def _check_kind(kind):
+    if kind not in DEFECT_KINDS:
+        raise ParameterError(f"kind must be one of {', '.join(DEFECT_KINDS)}; got {kind!r}")
+
+
+def _cells(die, rows, cols):
+    rows, cols = np.broadcast_arrays(np.atleast_1d(rows), np.atleast_1d(cols))
+    config = config_of(die)
+    fp = config.floorplan
+    fp.check_cell(rows, cols)
+    empty = ~fp.present[rows, cols]
+    if empty.any():
+        k = int(np.flatnonzero(empty)[0])
+        raise ParameterError(f"cell (row={rows.flat[k]}, col={cols.flat[k]}) holds no device: it lies "
+                             "outside the floorplan's layer blocks (see die.layer >= 0)")
+    return config, rows.ravel(), cols.ravel()
+
+
+def defect_conductances(device, kind, g_p, g_ap):
+    """``(g_p, g_ap)`` a device shows once it has defect ``kind``, from its healthy values."""
+    if kind == "short":
+        return np.full_like(g_p, device.g_short_s), np.full_like(g_ap, device.g_short_s)
+    if kind == "open":
+        return np.full_like(g_p, device.g_open_s), np.full_like(g_ap, device.g_open_s)
+    if kind == "stuck_p":
+        return g_p, g_p.copy()
+    if kind == "stuck_ap":
+        return g_ap.copy(), g_ap
+    return g_p, g_ap
+
+
+def set_defects(die, rows, cols, kind):
+    """Return a copy of ``die`` where the devices at ``(rows, cols)`` have defect ``kind``.
+
+    The maps change consistently with the kind: a short reads ``1/(r_short + r_series)`` in
+    both states, an open reads ``g_open`` (0 by default), stuck-P reads its P value in both states,
+    stuck-AP its AP value. ``"ok"`` (erase) restores *nominal* healthy conductances (the device's
+    own spread sample is not remembered). Devices that were defective take nominal values as their
+    healthy baseline before a stuck defect is applied.
+
+    Parameters
+    ----------
+    die : xarray.Dataset
+        One die (no ``die`` dimension; use ``ens.isel(die=k)``).
+    rows, cols : int or array_like of int
+        Physical cells; broadcast against each other.
+    kind : {"ok", "short", "open", "stuck_p", "stuck_ap"}
+
+    Examples
+    --------
+    >>> from mtjexplore import paper_config
+    >>> die = set_defects(ideal_die(paper_config()), [0, 1], [4, 4], "short")
+    >>> int((die.defect == 1).sum())
+    2
+    """
+    _check_kind(kind)
+    if "die" in die.dims:
+        raise ParameterError("set_defects paints one die; select it first, e.g. ens.isel(die=3)")
+    config, rows, cols = _cells(die, rows, cols)
+    d = config.device
+    out = die.copy(deep=True)
+    g_p, g_ap = out.g_p.values, out.g_ap.values
+    healthy = die.defect.values[rows, cols] == 0
+    base_p = np.where(healthy, g_p[rows, cols], d.g_p_s)
+    base_ap = np.where(healthy, g_ap[rows, cols], d.g_ap_s)
+    if kind == "ok":
+        base_p, base_ap = np.full_like(base_p, d.g_p_s), np.full_like(base_ap, d.g_ap_s)
+    g_p[rows, cols], g_ap[rows, cols] = defect_conductances(d, kind, base_p, base_ap)
+    out.defect.values[rows, cols] = DEFECT_CODES[kind]
+    return out
+
+
+@dataclass(frozen=True)
+class ClassifyThresholds:
+    """Thresholds that turn measured conductances into defect kinds.
+
+    The junction resistance in each state is ``R = 1/g - r_series_ohm``.
+
+    Parameters
+    ----------
+    open_fraction : float, default 0.1
+        Open when both conductances are below ``open_fraction * G_AP`` (nominal, incl. series).
+    short_fraction : float, default 0.2
+        Short when both junction resistances are below ``short_fraction * R_P``.
+    stuck_tmr_fraction : float, default 0.25
+        Stuck when the measured TMR ``(R_AP - R_P)/R_P`` is below ``stuck_tmr_fraction * tmr``;
+        stuck-P if the geometric mean of the two readings is nearer ``R_P`` than ``R_AP`` (log scale).
+    """
+
+    open_fraction: float = 0.1
+    short_fraction: float = 0.2
+    stuck_tmr_fraction: float = 0.25
+
+    def __post_init__(self):
+        for name in ("open_fraction", "short_fraction", "stuck_tmr_fraction"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 < value < 1):
+                raise ParameterError(f"{name} must be a number in (0, 1); got {value!r}")
+
+
+def classify_maps(device, g_p, g_ap, present, thresholds=None):
+    """Defect codes (uint8 array) from conductance arrays; see :class:`ClassifyThresholds`."""
+    t = thresholds or ClassifyThresholds()
+    g_p, g_ap = np.asarray(g_p, float), np.asarray(g_ap, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_p = 1.0 / g_p - device.r_series_ohm
+        r_ap = 1.0 / g_ap - device.r_series_ohm
+        tmr = (r_ap - r_p) / r_p
+        near_p = np.log(r_p * r_ap) < np.log(device.r_p_ohm * device.r_ap_ohm)
+    codes = np.zeros(g_p.shape, dtype=np.uint8)
+    stuck = tmr < t.stuck_tmr_fraction * device.tmr
+    codes[stuck & near_p] = DEFECT_CODES["stuck_p"]
+    codes[stuck & ~near_p] = DEFECT_CODES["stuck_ap"]
+    codes[np.maximum(r_p, r_ap) < t.short_fraction * device.r_p_ohm] = DEFECT_CODES["short"]
+    codes[np.maximum(g_p, g_ap) < t.open_fraction * device.g_ap_s] = DEFECT_CODES["open"]
+    codes[~np.broadcast_to(present, codes.shape)] = NO_DEVICE
+    return codes
+
+
+def classify_defects(die, thresholds=None):
+    """Recover defect kinds from a die's (or ensemble's) maps.
+
+    Returns
+    -------
+    xarray.DataArray
+        uint8 codes like ``die.defect`` (``flag_meanings`` in its attrs).
+
+    Examples
+    --------
+    >>> from mtjexplore import paper_config
+    >>> die = set_defects(ideal_die(paper_config()), 0, 0, "open")
+    >>> bool((classify_defects(die) == die.defect).all())
+    True
+    """
+    config = config_of(die)
+    codes = classify_maps(config.device, die.g_p.values, die.g_ap.values,
+                          config.floorplan.present, thresholds)
+    return die.defect.copy(data=codes)
+
+
+def as_ensemble(dies):
+    """Give a single die a leading ``die`` dimension; leave ensembles alone."""
+    if not isinstance(dies, xr.Dataset) or not {"g_p", "g_ap"} <= set(dies.data_vars):
+        raise ParameterError("dies must be an xarray.Dataset with variables g_p and g_ap "
+                             f"(a die or an ensemble); got {type(dies).__name__}")
+    if "die" in dies.dims:
+        return dies
+    die_id = int(dies["die"]) if "die" in dies.coords else 0
+    return dies.drop_vars("die", errors="ignore").expand_dims(die=[die_id])
+
+
+def defect_counts(dies):
+    """Counts per kind (``kind`` dim) of each die as an ``xarray.DataArray`` (``die`` dim if any)."""
+    codes = dies.defect
+    counts = [(codes == code).sum(("row", "col")) for code in range(1, len(DEFECT_KINDS))]
+    out = xr.concat(counts, dim="kind").assign_coords(kind=list(DEFECT_KINDS[1:]))
+    return out.rename("n_defects").assign_attrs(long_name="defective devices", units="1")

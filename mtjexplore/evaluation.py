@@ -1,0 +1,140 @@
+"""Evaluate trained weights on ideal devices, one die, an ensemble, or freshly sampled dies."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ._rng import seed_attr, torch_generator
+from .datasets import ImageData
+from .die import as_ensemble, config_of, defect_counts
+from .errors import ParameterError
+from .network import DieCoefficients, coefficients_from_maps, die_coefficients, evaluate_chunk
+from .weights import weights_config, weights_tensors
+
+
+def _data_tensors(data, n_inputs):
+    if not isinstance(data, ImageData):
+        raise ParameterError(f"data must be an ImageData (from load_mnist); got {type(data).__name__}")
+    if data.x.shape[1] != n_inputs:
+        raise ParameterError(f"data has {data.x.shape[1]} inputs per image, the network {n_inputs}")
+    x1 = torch.nn.functional.pad(torch.tensor(np.asarray(data.x), dtype=torch.float32), (0, 1), value=1.0)
+    return x1, torch.tensor(np.asarray(data.y), dtype=torch.int64)
+
+
+def ideal_coefficients(config):
+    """Coefficients of one ideal die (``a = 0``, ``b = 1``)."""
+    shapes = config.layer_shapes
+    return DieCoefficients([torch.zeros((1,) + s) for s in shapes], [torch.ones((1,) + s) for s in shapes])
+
+
+@torch.no_grad()
+def evaluate_tensors(weights, coeffs, data, chunk_size=8):
+    """Error and loss tensors ``[n_dies]`` for precomputed coefficients (None: ideal devices)."""
+    config = weights_config(weights)
+    w1, w2, theta, scale = weights_tensors(weights, config)
+    coeffs = ideal_coefficients(config) if coeffs is None else coeffs
+    x1, y = _data_tensors(data, config.n_inputs)
+    errors, losses = [], []
+    for start in range(0, coeffs.n_dies, chunk_size):
+        part = coeffs.select(slice(start, start + chunk_size))
+        e, l = evaluate_chunk(x1, y, w1, w2, theta, part, scale)
+        errors.append(e)
+        losses.append(l)
+    return torch.cat(errors), torch.cat(losses)
+
+
+def _check_chunk(chunk_size):
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ParameterError(f"chunk_size must be an int >= 1 (dies per chunk); got {chunk_size!r}")
+
+
+def evaluate(weights, dies, data, *, chunk_size=8):
+    """Misclassification error and loss of ``weights`` on every die.
+
+    The effective weights of a chunk of dies are built at once and all images go through each
+    chunk in two large matrix products; memory is bounded by ``chunk_size`` dies at a time.
+
+    Parameters
+    ----------
+    weights : xarray.Dataset
+        Trained weights (``Trainer.weights_``).
+    dies : xarray.Dataset or None
+        A die, an ensemble (``die`` dim), or None for ideal devices.
+    data : ImageData
+    chunk_size : int, default 8
+
+    Returns
+    -------
+    xarray.Dataset
+        ``error(die)`` (fraction), ``loss(die)`` (cross-entropy), defect counts per die as coords.
+
+    Examples
+    --------
+    >>> import mtjexplore as mx
+    >>> train, test = mx.load_mnist(n_train=2000, n_test=500)
+    >>> w = mx.Trainer(mx.paper_config(), epochs=1, seed=0).fit(train).weights_
+    >>> res = mx.evaluate(w, mx.sample_dies(mx.paper_config(), 3, seed=0), test)
+    >>> res.error.dims
+    ('die',)
+    """
+    _check_chunk(chunk_size)
+    config = weights_config(weights)
+    if dies is None:
+        error, loss = evaluate_tensors(weights, None, data)
+        return _result(error, loss, {"die": [-1]}, weights, "ideal devices").squeeze("die", drop=True)
+    dies = as_ensemble(dies)
+    if config_of(dies).layer_shapes != config.layer_shapes:
+        raise ParameterError("the dies were made for a different network size than the weights")
+    error, loss = evaluate_tensors(weights, die_coefficients(dies), data, chunk_size)
+    coords = {"die": dies.die.values}
+    if "defect" in dies:
+        counts = defect_counts(dies)
+        coords["n_defects"] = ("die", counts.sum("kind").values)
+        coords.update({f"n_{k}": ("die", counts.sel(kind=k).values) for k in counts.kind.values})
+    return _result(error, loss, coords, weights, dies.attrs.get("provenance", ""))
+
+
+def _result(error, loss, coords, weights, provenance):
+    from . import __version__
+
+    return xr.Dataset(
+        {"error": (("die",), error.numpy(), {"long_name": "misclassification error", "units": "1"}),
+         "loss": (("die",), loss.numpy(), {"long_name": "cross-entropy loss", "units": "1"})},
+        coords=coords,
+        attrs={"kind": "results", "method": weights.attrs.get("method", ""),
+               "dies": provenance, "mtjexplore_version": __version__})
+
+
+def sensitivity(weights, sampler, n_samples, data, *, seed=None, chunk_size=8):
+    """Distribution of loss and error of ``weights`` over ``n_samples`` freshly sampled dies.
+
+    The paper's "sampling the network loss function": how a solution fares on dies it has never
+    seen, drawn from the same statistics.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``error(sample)`` and ``loss(sample)``.
+    """
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ParameterError(f"n_samples must be an int >= 1; got {n_samples!r}")
+    _check_chunk(chunk_size)
+    generator = torch_generator(seed)
+    errors, losses = [], []
+    for start in range(0, n_samples, chunk_size):
+        n = min(chunk_size, n_samples - start)
+        if hasattr(sampler, "sample_maps"):
+            g_p, g_ap, _ = sampler.sample_maps(n, generator, torch.float64)
+            coeffs = coefficients_from_maps(g_p, g_ap, sampler.config)
+        else:
+            coeffs = die_coefficients(sampler(n, int(torch.randint(0, 2**31 - 1, (1,), generator=generator))))
+        e, l = evaluate_tensors(weights, coeffs, data, chunk_size)
+        errors.append(e)
+        losses.append(l)
+    out = _result(torch.cat(errors), torch.cat(losses), {"die": np.arange(n_samples)}, weights,
+                  "sampled for sensitivity")
+    out = out.rename({"die": "sample"})
+    out.attrs["seed"] = seed_attr(seed)
+    return out

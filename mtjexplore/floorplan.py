@@ -1,0 +1,147 @@
+"""Where each synapse's two devices sit on the die's physical (row, col) array."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ParameterError
+
+SIGNS = ("+", "-")
+
+
+@dataclass(frozen=True, eq=False)
+class Floorplan:
+    """Map ``(layer, input row, neuron, sign)`` to a physical ``(row, col)`` and back.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(n_rows, n_cols)`` of the physical array.
+    rows, cols : tuple of numpy.ndarray
+        One pair per layer, each of shape ``(n_in, n_out, 2)``: physical row and column of the
+        ``+`` (``[..., 0]``) and ``-`` (``[..., 1]``) device of every weight.
+
+    Examples
+    --------
+    >>> fp = Floorplan.side_by_side([(3, 2), (3, 2)])
+    >>> fp.shape, fp.locate(0, 5)
+    ((3, 8), (1, 0, 0, '-'))
+    """
+
+    shape: tuple
+    rows: tuple
+    cols: tuple
+
+    def __post_init__(self):
+        layer = np.full(self.shape, -1, dtype=np.int16)
+        for index, (r, c) in enumerate(zip(self.rows, self.cols)):
+            if r.shape != c.shape or r.ndim != 3 or r.shape[-1] != 2:
+                raise ParameterError(f"floorplan layer {index}: rows/cols must both have shape "
+                                     f"(n_in, n_out, 2); got {r.shape} and {c.shape}")
+            if (r.min() < 0 or c.min() < 0 or r.max() >= self.shape[0] or c.max() >= self.shape[1]):
+                raise ParameterError(f"floorplan layer {index} places devices outside the "
+                                     f"{self.shape} array")
+            if (layer[r, c] >= 0).any() or len(set(zip(r.ravel(), c.ravel()))) != r.size:
+                raise ParameterError(f"floorplan layer {index} puts two devices on one cell")
+            layer[r, c] = index
+        object.__setattr__(self, "_layer", layer)
+        object.__setattr__(self, "_inverse", self._build_inverse())
+
+    @classmethod
+    def side_by_side(cls, layer_shapes):
+        """Layer blocks side by side from column 0; weight ``(i, j)`` uses columns ``2j`` (+), ``2j+1`` (-)."""
+        rows, cols, offset = [], [], 0
+        for n_in, n_out in layer_shapes:
+            i, j, s = np.meshgrid(np.arange(n_in), np.arange(n_out), np.arange(2), indexing="ij")
+            rows.append(i.astype(np.int64))
+            cols.append((offset + 2 * j + s).astype(np.int64))
+            offset += 2 * n_out
+        shape = (max(n_in for n_in, _ in layer_shapes), offset)
+        return cls(shape, tuple(rows), tuple(cols))
+
+    def _build_inverse(self):
+        inverse = np.full(self.shape + (3,), -1, dtype=np.int32)
+        for r, c in zip(self.rows, self.cols):
+            i, j, s = np.meshgrid(*(np.arange(n) for n in r.shape), indexing="ij")
+            inverse[r, c] = np.stack([i, j, s], axis=-1)
+        return inverse
+
+    @property
+    def n_layers(self):
+        return len(self.rows)
+
+    @property
+    def layer_map(self):
+        """``(n_rows, n_cols)`` int array: the layer a cell belongs to, -1 where there is no device."""
+        return self._layer
+
+    @property
+    def present(self):
+        """Boolean ``(n_rows, n_cols)`` mask of cells holding a device."""
+        return self._layer >= 0
+
+    @property
+    def n_devices(self):
+        return int(self.present.sum())
+
+    def layer_shape(self, layer):
+        """``(n_in, n_out)`` of a layer."""
+        return self.rows[layer].shape[:2]
+
+    def block_extent(self, layer):
+        """``(row_min, row_max, col_min, col_max)`` inclusive bounding box of a layer's devices."""
+        r, c = self.rows[layer], self.cols[layer]
+        return int(r.min()), int(r.max()), int(c.min()), int(c.max())
+
+    def locate(self, row, col):
+        """Return ``(layer, input_row, neuron, sign)`` of the device at ``(row, col)``, or None."""
+        self.check_cell(row, col)
+        layer = int(self._layer[row, col])
+        if layer < 0:
+            return None
+        i, j, s = (int(v) for v in self._inverse[row, col])
+        return layer, i, j, SIGNS[s]
+
+    def position(self, layer, input_row, neuron, sign):
+        """Physical ``(row, col)`` of one device; ``sign`` is ``'+'`` or ``'-'``."""
+        if not 0 <= layer < self.n_layers:
+            raise ParameterError(f"layer must be in 0..{self.n_layers - 1}; got {layer}")
+        if sign not in SIGNS:
+            raise ParameterError(f"sign must be '+' or '-'; got {sign!r}")
+        s = SIGNS.index(sign)
+        return int(self.rows[layer][input_row, neuron, s]), int(self.cols[layer][input_row, neuron, s])
+
+    def check_cell(self, row, col, where=""):
+        """Raise a ParameterError naming ``(row, col)`` if it lies outside the array."""
+        rows, cols = np.asarray(row), np.asarray(col)
+        bad = (rows < 0) | (rows >= self.shape[0]) | (cols < 0) | (cols >= self.shape[1])
+        if bad.any():
+            k = np.flatnonzero(np.broadcast_to(bad, np.broadcast(rows, cols).shape))[0]
+            r, c = np.broadcast_to(rows, bad.shape).ravel()[k], np.broadcast_to(cols, bad.shape).ravel()[k]
+            raise ParameterError(f"{where}cell (row={r}, col={c}) is outside the die's "
+                                 f"{self.shape[0]} x {self.shape[1]} array (rows 0..{self.shape[0]-1}, "
+                                 f"cols 0..{self.shape[1]-1})")
+
+    def gather(self, maps, layer):
+        """Pick a layer's device values from ``maps[..., row, col]`` -> ``[..., n_in, n_out, 2]``.
+
+        Works on numpy arrays and torch tensors.
+        """
+        return maps[..., self.rows[layer], self.cols[layer]]
+
+    def remapped(self, layer, neuron_order=None, swap=None):
+        """A floorplan where neuron ``j`` of ``layer`` uses the column pair that served neuron
+        ``neuron_order[j]``, with ``+``/``-`` exchanged where ``swap[j]`` is true."""
+        n_out = self.rows[layer].shape[1]
+        order = np.arange(n_out) if neuron_order is None else np.asarray(neuron_order)
+        swap = np.zeros(n_out, bool) if swap is None else np.asarray(swap, bool)
+        if sorted(order.tolist()) != list(range(n_out)) or swap.shape != (n_out,):
+            raise ParameterError(f"neuron_order must be a permutation of 0..{n_out - 1} and swap "
+                                 f"a boolean array of length {n_out}")
+        rows, cols = list(self.rows), list(self.cols)
+        for arrays in (rows, cols):
+            moved = arrays[layer][:, order, :]
+            arrays[layer] = np.where(swap[None, :, None], moved[..., ::-1], moved)
+        return Floorplan(self.shape, tuple(rows), tuple(cols))

@@ -1,0 +1,154 @@
+"""The one forward model of the binary two-layer MTJ network, for ideal weights, one die or many.
+
+Every synapse is a differential pair. With ``u = (1 + w) / 2`` (1 when the ``+`` device is
+written P), the current difference of a pair is linear in the binary weight ``w``::
+
+    G+ - G-  =  a + b * w,   b = ((g_p+ - g_ap+) + (g_p- - g_ap-)) / 2,   a = (g_ap+ - g_p-) + b
+
+so a die enters the network as two coefficient tensors per layer, ``a`` and ``b``, in units of
+the nominal unit weight ``G_P - G_AP`` (an ideal die gives ``a = 0``, ``b = 1`` exactly). A
+defective device has ``g_p == g_ap``: it contributes to ``a`` only and passes no gradient to the
+weight through ``b``. Hidden neurons are comparators (``h = 1`` when the column current exceeds
+the threshold ``theta``); the output is the class with the largest current.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .die import as_ensemble, config_of
+
+
+@dataclass
+class DieCoefficients:
+    """Per-layer ``(a, b)`` tensors of shape ``[n_dies, n_in, n_out]`` (unit-weight units)."""
+
+    a: list
+    b: list
+
+    @property
+    def n_dies(self):
+        return self.a[0].shape[0]
+
+    def effective(self, layer, w):
+        """Effective weights ``a + b * w`` of a layer, ``[n_dies, n_in, n_out]``."""
+        return torch.addcmul(self.a[layer], self.b[layer], w)
+
+    def select(self, index):
+        """Coefficients of a subset of dies (``index``: slice or index tensor)."""
+        return DieCoefficients([t[index] for t in self.a], [t[index] for t in self.b])
+
+
+def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32):
+    """Build :class:`DieCoefficients` from map tensors ``[n_dies, n_rows, n_cols]`` in one go."""
+    fp, unit = config.floorplan, config.device.delta_g_s
+    a_all, b_all = [], []
+    for layer in range(fp.n_layers):
+        gp, ga = fp.gather(g_p, layer), fp.gather(g_ap, layer)
+        b = ((gp[..., 0] - ga[..., 0]) + (gp[..., 1] - ga[..., 1])) / 2
+        a = (ga[..., 0] - gp[..., 1]) + b
+        a_all.append((a / unit).to(dtype))
+        b_all.append((b / unit).to(dtype))
+    return DieCoefficients(a_all, b_all)
+
+
+def die_coefficients(dies, dtype=torch.float32):
+    """:class:`DieCoefficients` of a die or an ensemble (``xarray.Dataset``), computed in float64."""
+    dies = as_ensemble(dies)
+    g_p = torch.from_numpy(np.ascontiguousarray(dies.g_p.values, dtype=np.float64))
+    g_ap = torch.from_numpy(np.ascontiguousarray(dies.g_ap.values, dtype=np.float64))
+    return coefficients_from_maps(g_p, g_ap, config_of(dies), dtype)
+
+
+class _SignSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, latent):
+        ctx.save_for_backward(latent)
+        return torch.where(latent >= 0, 1.0, -1.0).to(latent.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (latent,) = ctx.saved_tensors
+        return grad * (latent.abs() <= 1).to(grad.dtype)
+
+
+class _StepSTE(torch.autograd.Function):
+    """Comparator: forward ``z > 0``; backward a triangular surrogate of half-width ``width``."""
+
+    @staticmethod
+    def forward(ctx, z, width):
+        ctx.save_for_backward(z)
+        ctx.width = width
+        return (z > 0).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        w = ctx.width
+        return grad * torch.clamp(1 - z.abs() / w, min=0) / w, None
+
+
+def binarize_weights(latent):
+    """``sign`` with a straight-through gradient (clipped to ``|latent| <= 1``)."""
+    return _SignSTE.apply(latent)
+
+
+def comparator(z, width):
+    """Binary hidden activation with a straight-through surrogate gradient."""
+    return _StepSTE.apply(z, width)
+
+
+def with_bias(x):
+    """Append the always-on bias row input (a column of ones)."""
+    return F.pad(x, (0, 1), value=1.0)
+
+
+def forward(x, w1, w2, theta, coeffs=None, *, width=None):
+    """Output currents (unit-weight units) of the network.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``[n, n_inputs]`` 0/1 inputs, or ``[n_dies, n, n_inputs]`` (one batch per die).
+    w1, w2 : torch.Tensor
+        ``[n_inputs+1, n_hidden]`` and ``[n_hidden+1, n_outputs]`` binary weights (+-1).
+    theta : torch.Tensor
+        ``[n_hidden]`` comparator thresholds.
+    coeffs : DieCoefficients or None
+        None for ideal devices; else the dies' coefficients, and the result has a leading die dim.
+    width : float or None
+        Surrogate-gradient half-width of the comparators (training only).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, n_outputs]`` (ideal) or ``[n_dies, n, n_outputs]``.
+    """
+    width = width or float(w1.shape[0]) ** 0.5
+    x1 = with_bias(x)
+    if coeffs is None:
+        h = comparator(x1 @ w1 - theta, width)
+        return with_bias(h) @ w2
+    z = torch.matmul(x1, coeffs.effective(0, w1))
+    h = comparator(z - theta, width)
+    return torch.matmul(with_bias(h), coeffs.effective(1, w2))
+
+
+def evaluate_chunk(x1, y, w1, w2, theta, coeffs, scale):
+    """Errors and mean cross-entropy of every die in ``coeffs`` on all of ``x1`` (bias included).
+
+    Layer 1 of all dies is one GEMM: ``x1 @ [W1_die0 | W1_die1 | ...]``; layer 2 is batched.
+    Returns two ``[n_dies]`` tensors (error fraction, loss).
+    """
+    n_dies, (n_in, n_hid) = coeffs.n_dies, coeffs.a[0].shape[1:]
+    w1_all = coeffs.effective(0, w1).permute(1, 0, 2).reshape(n_in, n_dies * n_hid)
+    h = torch.mm(x1, w1_all).view(x1.shape[0], n_dies, n_hid) > theta
+    h1 = F.pad(h.to(x1.dtype), (0, 1), value=1.0).transpose(0, 1)
+    logits = torch.bmm(h1, coeffs.effective(1, w2)) * scale
+    wrong = (logits.argmax(-1) != y).to(torch.float64).mean(1)
+    loss = F.cross_entropy(logits.transpose(1, 2), y.expand(n_dies, -1), reduction="none").mean(1)
+    return wrong, loss.to(torch.float64)
