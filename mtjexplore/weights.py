@@ -28,11 +28,15 @@ def weights_dataset(config, w1, w2, theta, scale, *, method, seed):
                "scale": float(scale), "seed": int(seed), "mtjexplore_version": __version__})
 
 
-def weights_tensors(weights, config=None):
-    """``(w1, w2, theta, scale)`` torch tensors from a weights Dataset, validated against ``config``."""
+def _check_weights(weights):
     if not isinstance(weights, xr.Dataset) or not {"w1", "w2", "theta"} <= set(weights.data_vars):
         raise ParameterError("weights must be the Dataset a Trainer produces (trainer.weights_) "
                              f"with w1, w2 and theta; got {type(weights).__name__}")
+
+
+def weights_tensors(weights, config=None):
+    """``(w1, w2, theta, scale)`` torch tensors from a weights Dataset, validated against ``config``."""
+    _check_weights(weights)
     if config is not None:
         expected = [(config.n_inputs + 1, config.n_hidden), (config.n_hidden + 1, config.n_outputs)]
         got = [weights.w1.shape, weights.w2.shape]
@@ -47,4 +51,5 @@ def weights_tensors(weights, config=None):
 
 def weights_config(weights):
     """The :class:`CrossbarConfig` recorded in a weights Dataset."""
+    _check_weights(weights)
     return CrossbarConfig.from_json(weights.attrs["config"])
