@@ -15,3 +15,6 @@ from .datasets import ImageData, load_mnist, read_idx
 from .evaluation import evaluate, sensitivity
 from .training import Trainer
 from .io import load, save
+from .measurements import read_measurements, read_measurements_csv, read_measurements_netcdf, write_measurements_csv
+from .reference import reference_ensemble, reference_statistics
+from .statistics import load_statistics

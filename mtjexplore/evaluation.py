@@ -10,6 +10,7 @@ from ._rng import seed_attr, torch_generator
 from .datasets import ImageData
 from .die import as_ensemble, config_of, defect_counts
 from .errors import ParameterError
+from .floorplan import Floorplan
 from .network import DieCoefficients, coefficients_from_maps, die_coefficients, evaluate_chunk
 from .weights import weights_config, weights_tensors
 
@@ -50,7 +51,31 @@ def _check_chunk(chunk_size):
         raise ParameterError(f"chunk_size must be an int >= 1 (dies per chunk); got {chunk_size!r}")
 
 
-def evaluate(weights, dies, data, *, chunk_size=8):
+def _floorplan_coefficients(dies, floorplans):
+    """Coefficients of every die read through its own floorplan (one Floorplan, or one per die)."""
+    n_dies = dies.sizes["die"]
+    if isinstance(floorplans, Floorplan):
+        fps = [floorplans] * n_dies
+    else:
+        fps = list(floorplans) if isinstance(floorplans, (list, tuple)) else []
+    if len(fps) != n_dies or not all(isinstance(fp, Floorplan) for fp in fps):
+        raise ParameterError(f"floorplans must be a Floorplan or a sequence of {n_dies} Floorplans "
+                             f"(one per die); got {type(floorplans).__name__}"
+                             + (f" of length {len(fps)}" if fps else ""))
+    default = config_of(dies).floorplan
+    need = (default.shape, [default.layer_shape(i) for i in range(default.n_layers)])
+    for k, fp in enumerate(fps):
+        got = (fp.shape, [fp.layer_shape(i) for i in range(fp.n_layers)])
+        if got != need:
+            raise ParameterError(f"floorplans[{k}] has (array shape, layer shapes) {got}; the dies "
+                                 f"need {need}")
+    parts = [die_coefficients(dies.isel(die=[k]), floorplan=fp) for k, fp in enumerate(fps)]
+    n_layers = len(parts[0].a)
+    return DieCoefficients([torch.cat([p.a[i] for p in parts]) for i in range(n_layers)],
+                           [torch.cat([p.b[i] for p in parts]) for i in range(n_layers)])
+
+
+def evaluate(weights, dies, data, *, chunk_size=8, floorplans=None):
     """Misclassification error and loss of ``weights`` on every die.
 
     The effective weights of a chunk of dies are built at once and all images go through each
@@ -64,6 +89,10 @@ def evaluate(weights, dies, data, *, chunk_size=8):
         A die, an ensemble (``die`` dim), or None for ideal devices.
     data : ImageData
     chunk_size : int, default 8
+    floorplans : Floorplan or sequence of Floorplan, optional
+        Where the synapses sit on each die when not at the configuration's default places: one
+        floorplan for all dies or one per die (e.g. ``[r.floorplan for r in remappings]`` from
+        :func:`mtjexplore.remap.remap`).
 
     Returns
     -------
@@ -87,7 +116,8 @@ def evaluate(weights, dies, data, *, chunk_size=8):
     dies = as_ensemble(dies)
     if config_of(dies).layer_shapes != config.layer_shapes:
         raise ParameterError("the dies were made for a different network size than the weights")
-    error, loss = evaluate_tensors(weights, die_coefficients(dies), data, chunk_size)
+    coeffs = die_coefficients(dies) if floorplans is None else _floorplan_coefficients(dies, floorplans)
+    error, loss = evaluate_tensors(weights, coeffs, data, chunk_size)
     coords = {"die": dies.die.values}
     if "defect" in dies:
         counts = defect_counts(dies)

@@ -18,15 +18,18 @@ def _bool_to_int(ds):
     out = ds.copy()
     for name, var in ds.variables.items():
         if var.dtype == bool:
-            out[name] = var.astype("int8").assign_attrs({**var.attrs, "mtjexplore_dtype": "bool"})
+            stored = var.astype("int8")
+            stored.attrs = {**var.attrs, "mtjexplore_dtype": "bool"}
+            out[name] = stored
     return out
 
 
 def _int_to_bool(ds):
     for name, var in ds.variables.items():
         if var.attrs.get("mtjexplore_dtype") == "bool":
-            attrs = {k: v for k, v in var.attrs.items() if k != "mtjexplore_dtype"}
-            ds[name] = var.astype(bool).assign_attrs(attrs)
+            restored = var.astype(bool)
+            restored.attrs = {k: v for k, v in var.attrs.items() if k != "mtjexplore_dtype"}
+            ds[name] = restored
     return ds
 
 

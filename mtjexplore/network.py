@@ -43,9 +43,14 @@ class DieCoefficients:
         return DieCoefficients([t[index] for t in self.a], [t[index] for t in self.b])
 
 
-def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32):
-    """Build :class:`DieCoefficients` from map tensors ``[n_dies, n_rows, n_cols]`` in one go."""
-    fp, unit = config.floorplan, config.device.delta_g_s
+def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32, floorplan=None):
+    """Build :class:`DieCoefficients` from map tensors ``[n_dies, n_rows, n_cols]`` in one go.
+
+    ``floorplan`` (default ``config.floorplan``) says which devices hold which synapse, e.g. a
+    remapped floorplan from :func:`mtjexplore.remap.remap`.
+    """
+    fp = config.floorplan if floorplan is None else floorplan
+    unit = config.device.delta_g_s
     a_all, b_all = [], []
     for layer in range(fp.n_layers):
         gp, ga = fp.gather(g_p, layer), fp.gather(g_ap, layer)
@@ -56,12 +61,15 @@ def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32):
     return DieCoefficients(a_all, b_all)
 
 
-def die_coefficients(dies, dtype=torch.float32):
-    """:class:`DieCoefficients` of a die or an ensemble (``xarray.Dataset``), computed in float64."""
+def die_coefficients(dies, dtype=torch.float32, floorplan=None):
+    """:class:`DieCoefficients` of a die or an ensemble (``xarray.Dataset``), computed in float64.
+
+    ``floorplan`` (default: the dies' configuration's) places the synapses on the maps.
+    """
     dies = as_ensemble(dies)
     g_p = torch.from_numpy(np.ascontiguousarray(dies.g_p.values, dtype=np.float64))
     g_ap = torch.from_numpy(np.ascontiguousarray(dies.g_ap.values, dtype=np.float64))
-    return coefficients_from_maps(g_p, g_ap, config_of(dies), dtype)
+    return coefficients_from_maps(g_p, g_ap, config_of(dies), dtype, floorplan)
 
 
 class _SignSTE(torch.autograd.Function):
@@ -107,7 +115,7 @@ def with_bias(x):
     return F.pad(x, (0, 1), value=1.0)
 
 
-def forward(x, w1, w2, theta, coeffs=None, *, width=None):
+def forward(x, w1, w2, theta, coeffs=None, *, width=None, temperature=0.0):
     """Output currents (unit-weight units) of the network.
 
     Parameters
@@ -122,6 +130,9 @@ def forward(x, w1, w2, theta, coeffs=None, *, width=None):
         None for ideal devices; else the dies' coefficients, and the result has a leading die dim.
     width : float or None
         Surrogate-gradient half-width of the comparators (training only).
+    temperature : float, default 0
+        Training only: when > 0 the comparators are relaxed to ``sigmoid(z / temperature)``
+        (annealed to 0 early in training, after which they are hard with a surrogate gradient).
 
     Returns
     -------
@@ -130,12 +141,10 @@ def forward(x, w1, w2, theta, coeffs=None, *, width=None):
     """
     width = width or float(w1.shape[0]) ** 0.5
     x1 = with_bias(x)
-    if coeffs is None:
-        h = comparator(x1 @ w1 - theta, width)
-        return with_bias(h) @ w2
-    z = torch.matmul(x1, coeffs.effective(0, w1))
-    h = comparator(z - theta, width)
-    return torch.matmul(with_bias(h), coeffs.effective(1, w2))
+    z = x1 @ w1 if coeffs is None else torch.matmul(x1, coeffs.effective(0, w1))
+    z = z - theta
+    h = torch.sigmoid(z / temperature) if temperature > 0 else comparator(z, width)
+    return with_bias(h) @ w2 if coeffs is None else torch.matmul(with_bias(h), coeffs.effective(1, w2))
 
 
 def evaluate_chunk(x1, y, w1, w2, theta, coeffs, scale):

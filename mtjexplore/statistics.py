@@ -1,34 +1,56 @@
-"""Defect statistics of a population of dies, and sampling new dies from them.
+"""Defect statistics of a population of dies: fit them to measured dies, sample new dies.
 
 The model (assumptions, since the paper's measured maps are not public):
 
-* Good devices: junction resistances log-normal around ``R_P`` / ``R_AP`` with spreads
-  ``spread_p`` / ``spread_ap`` (std of ``ln R``), independently per device and state; the series
-  resistance adds on top.
+* Good devices: junction resistances log-normal around ``median_r_p_ohm`` / ``median_r_ap_ohm``
+  (default: the config's ``R_P`` / ``R_AP``) with spreads ``spread_p`` / ``spread_ap`` (std of
+  ``ln R``), independently per device and state; the series resistance adds on top.
 * Defect counts: dies differ. Each die draws its own rate for every kind from a gamma
   distribution (mean ``mean_counts[kind] / n_devices``, shape ``count_shape[kind]``; ``inf``
   means every die has the same rate), and each device is defective with that probability, so
-  counts per die are close to negative binomial: a median of a dozen shorts and a tail of dies
-  with several times more, as on real wafers.
-* Positions: independent and uniform over the devices.
-* Defective devices read the conductances of :func:`mtjexplore.die.defect_conductances`.
+  counts per die are close to negative binomial (variance ``mean + mean**2 / shape``): a median of
+  a dozen shorts and a tail of dies with several times more, as on real wafers.
+* Positions: ``spatial="independent"`` (default) places defects independently and uniformly over
+  the devices. ``spatial="clustered"`` asks "what if defects cluster?": see
+  :class:`DefectStatistics`.
+* Defective devices: a short reads ``g_short_s`` and an open ``g_open_s`` in both states
+  (measured values when fitted, else the config's); a stuck device reads its own P (stuck-P) or
+  AP (stuck-AP) value in both states.
+
+:meth:`DefectStatistics.fit` estimates all of this from an ensemble of (measured) dies.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import xarray as xr
 
 from ._rng import seed_attr, torch_generator
 from .config import CrossbarConfig
-from .die import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, die_dataset
-from .errors import ParameterError
+from .die import (DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, as_ensemble, classify_maps, config_of,
+                  die_dataset)
+from .errors import DataFileError, MTJExploreError, ParameterError
 
 KINDS = DEFECT_KINDS[1:]
+SPATIAL_MODELS = ("independent", "clustered")
+CLUSTER_SHAPES = ("row", "col", "blob")
+_OBJECT_TAG = "DefectStatistics"
+
+
+def _number(name, value, low, high=math.inf, *, inclusive_high=False, allow_inf=False):
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = ok and not math.isnan(value) and (allow_inf or math.isfinite(value)) and value >= low
+    ok = ok and (value <= high if inclusive_high else value < high)
+    if not ok:
+        bracket = "]" if inclusive_high else ")"
+        raise ParameterError(f"{name} must be a number in [{low}, {high}{bracket}; got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -46,8 +68,35 @@ class DefectStatistics:
         Gamma shape of the per-die rate for each kind (smaller: dies differ more; ``inf``: all
         dies share one rate, counts Poisson). Missing kinds use 2.0.
     spread_p, spread_ap : float or None
-        Log-normal spread of good devices' P / AP junction resistance; None takes
-        ``config.device.spread``.
+        Log-normal spread (std of ``ln R``) of good devices' P / AP junction resistance; None
+        takes ``config.device.spread``.
+    median_r_p_ohm, median_r_ap_ohm : float or None
+        Median junction resistance of good devices in P / AP, ohm (series resistance not
+        included); None takes ``config.device.r_p_ohm`` / ``r_ap_ohm``.
+    g_short_s, g_open_s : float or None
+        Conductance a shorted / open device reads in both states, siemens (series resistance
+        included); None takes ``config.device.g_short_s`` / ``g_open_s``.
+    spatial : {"independent", "clustered"}, default "independent"
+        Where defects sit on a die. ``"independent"``: every device equally likely.
+        ``"clustered"``: each sampled die gets ``n_clusters`` clusters, each a whole physical
+        row (``"row"``), a whole column (``"col"``) or the devices within
+        ``cluster_radius_cells`` of a centre (``"blob"``), the shape drawn uniformly from
+        ``cluster_shapes`` and the position uniformly over the devices. A device's defect
+        probability is multiplied by ``(1 - cluster_fraction) + cluster_fraction * H``, where
+        ``H`` counts the clusters covering the device, normalised to mean 1 over the die's
+        devices. The expected count per die is unchanged (unless a probability would exceed 1
+        inside a cluster and is clipped); a fraction ``cluster_fraction`` of the defects falls
+        inside clusters. All kinds share the die's clusters.
+    cluster_fraction : float, default 0.8
+        Share of defects that fall inside clusters, in [0, 1] (clustered only).
+    n_clusters : int, default 2
+        Clusters per die (clustered only).
+    cluster_radius_cells : float, default 2.0
+        Radius of a ``"blob"`` cluster in cells (Euclidean, on the physical array).
+    cluster_shapes : tuple of str, default ("row", "col", "blob")
+        Cluster shapes to draw from.
+    provenance : str, default ""
+        Where the numbers come from (set by :meth:`fit` and the reference presets).
 
     Examples
     --------
@@ -56,6 +105,9 @@ class DefectStatistics:
     >>> ens = stats.sample(4, seed=0)
     >>> dict(ens.sizes)
     {'die': 4, 'row': 101, 'col': 200}
+    >>> clustered = dataclasses.replace(stats, spatial="clustered", cluster_shapes=("row",))
+    >>> clustered.sample(2, seed=0).defect.dims
+    ('die', 'row', 'col')
     """
 
     config: CrossbarConfig
@@ -63,64 +115,149 @@ class DefectStatistics:
     count_shape: dict = dataclasses.field(default_factory=dict)
     spread_p: float | None = None
     spread_ap: float | None = None
+    median_r_p_ohm: float | None = None
+    median_r_ap_ohm: float | None = None
+    g_short_s: float | None = None
+    g_open_s: float | None = None
+    spatial: str = "independent"
+    cluster_fraction: float = 0.8
+    n_clusters: int = 2
+    cluster_radius_cells: float = 2.0
+    cluster_shapes: tuple = CLUSTER_SHAPES
+    provenance: str = ""
 
     def __post_init__(self):
+        if not isinstance(self.config, CrossbarConfig):
+            raise ParameterError(f"config must be a CrossbarConfig; got {type(self.config).__name__}")
+        self._check_counts()
+        d = self.config.device
+        defaults = {"spread_p": d.spread, "spread_ap": d.spread, "median_r_p_ohm": d.r_p_ohm,
+                    "median_r_ap_ohm": d.r_ap_ohm, "g_short_s": d.g_short_s, "g_open_s": d.g_open_s}
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            value = default if value is None else value
+            high = 1.0 if name.startswith("spread") else math.inf
+            value = _number(name, value, 0.0, high)
+            if name.startswith("median") and value <= 0:
+                raise ParameterError(f"{name} must be > 0 ohm; got {value!r}")
+            object.__setattr__(self, name, value)
+        self._check_spatial()
+
+    def _check_counts(self):
         for field in ("mean_counts", "count_shape"):
             given = getattr(self, field)
+            if not isinstance(given, dict):
+                raise ParameterError(f"{field} must be a dict kind -> number; got {given!r}")
             unknown = set(given) - set(KINDS)
             if unknown:
                 raise ParameterError(f"{field} has unknown kinds {sorted(unknown)}; allowed: "
                                      f"{', '.join(KINDS)}")
-        default_shape = {k: 2.0 for k in KINDS}
-        object.__setattr__(self, "mean_counts", {k: float(self.mean_counts.get(k, 0.0)) for k in KINDS})
-        object.__setattr__(self, "count_shape", {**default_shape, **{k: float(v) for k, v in self.count_shape.items()}})
         n = self.config.n_devices
-        for k in KINDS:
-            if not 0 <= self.mean_counts[k] <= n:
-                raise ParameterError(f"mean_counts[{k!r}] must be in [0, {n}] (devices per die); "
-                                     f"got {self.mean_counts[k]}")
-            if not self.count_shape[k] > 0:
-                raise ParameterError(f"count_shape[{k!r}] must be > 0 (inf for equal rates); "
-                                     f"got {self.count_shape[k]}")
-        if sum(self.mean_counts.values()) > 0.5 * n:
+        means = {k: _number(f"mean_counts[{k!r}]", self.mean_counts.get(k, 0.0), 0.0, n,
+                            inclusive_high=True) for k in KINDS}
+        shapes = {k: _number(f"count_shape[{k!r}]", self.count_shape.get(k, 2.0), 0.0,
+                             allow_inf=True, inclusive_high=True) for k in KINDS}
+        for k, v in shapes.items():
+            if v <= 0:
+                raise ParameterError(f"count_shape[{k!r}] must be > 0 (inf for equal rates); got {v}")
+        if sum(means.values()) > 0.5 * n:
             raise ParameterError("the mean defect counts add up to more than half the devices")
-        for name in ("spread_p", "spread_ap"):
-            value = getattr(self, name)
-            value = self.config.device.spread if value is None else value
-            if not 0 <= value < 1:
-                raise ParameterError(f"{name} must be in [0, 1) (std of ln R); got {value}")
-            object.__setattr__(self, name, float(value))
+        object.__setattr__(self, "mean_counts", means)
+        object.__setattr__(self, "count_shape", shapes)
 
+    def _check_spatial(self):
+        if self.spatial not in SPATIAL_MODELS:
+            raise ParameterError(f"spatial must be one of {', '.join(SPATIAL_MODELS)}; "
+                                 f"got {self.spatial!r}")
+        object.__setattr__(self, "cluster_fraction",
+                           _number("cluster_fraction", self.cluster_fraction, 0.0, 1.0,
+                                   inclusive_high=True))
+        object.__setattr__(self, "cluster_radius_cells",
+                           _number("cluster_radius_cells", self.cluster_radius_cells, 0.0))
+        if not (isinstance(self.n_clusters, (int, np.integer)) and not isinstance(self.n_clusters, bool)
+                and 1 <= self.n_clusters <= 1000):
+            raise ParameterError(f"n_clusters must be an int in 1..1000; got {self.n_clusters!r}")
+        object.__setattr__(self, "n_clusters", int(self.n_clusters))
+        shapes = (self.cluster_shapes,) if isinstance(self.cluster_shapes, str) else self.cluster_shapes
+        shapes = tuple(shapes) if isinstance(shapes, (tuple, list)) else None
+        if not shapes or not set(shapes) <= set(CLUSTER_SHAPES) or len(set(shapes)) != len(shapes):
+            raise ParameterError(f"cluster_shapes must be a non-empty tuple of distinct names from "
+                                 f"{CLUSTER_SHAPES}; got {self.cluster_shapes!r}")
+        object.__setattr__(self, "cluster_shapes", shapes)
+        if not isinstance(self.provenance, str):
+            raise ParameterError(f"provenance must be a str; got {self.provenance!r}")
+
+    # ------------------------------------------------------------------ sampling
     def sample_maps(self, n_dies, generator, dtype=torch.float32):
         """Sample ``(g_p, g_ap, defect)`` tensors of shape ``[n_dies, n_rows, n_cols]``.
 
-        The fast path used by statistics-aware training; :meth:`sample` wraps it in a Dataset.
+        The fast path used by statistics-aware training (called every step); :meth:`sample`
+        wraps it in a Dataset. Vectorized over dies and devices.
         """
         d, fp = self.config.device, self.config.floorplan
         shape = (n_dies,) + fp.shape
         present = torch.as_tensor(fp.present)
-        r_p = d.r_p_ohm * torch.exp(self.spread_p * torch.randn(shape, generator=generator, dtype=dtype))
-        r_ap = d.r_ap_ohm * torch.exp(self.spread_ap * torch.randn(shape, generator=generator, dtype=dtype))
+        r_p = self.median_r_p_ohm * torch.exp(
+            self.spread_p * torch.randn(shape, generator=generator, dtype=dtype))
+        r_ap = self.median_r_ap_ohm * torch.exp(
+            self.spread_ap * torch.randn(shape, generator=generator, dtype=dtype))
         g_p, g_ap = 1.0 / (r_p + d.r_series_ohm), 1.0 / (r_ap + d.r_series_ohm)
         kinds = self._draw_kinds(n_dies, generator, dtype).reshape(shape)
         for kind in KINDS:
             mask = kinds == DEFECT_CODES[kind]
             if mask.any():
-                new_p, new_ap = _defect_tensors(d, kind, g_p, g_ap)
+                new_p, new_ap = self._defect_tensors(kind, g_p, g_ap)
                 g_p, g_ap = torch.where(mask, new_p, g_p), torch.where(mask, new_ap, g_ap)
         kinds = torch.where(present, kinds, torch.full_like(kinds, NO_DEVICE))
         zero = torch.zeros((), dtype=dtype)
         return torch.where(present, g_p, zero), torch.where(present, g_ap, zero), kinds
 
+    def _defect_tensors(self, kind, g_p, g_ap):
+        if kind == "short":
+            return torch.full_like(g_p, self.g_short_s), torch.full_like(g_ap, self.g_short_s)
+        if kind == "open":
+            return torch.full_like(g_p, self.g_open_s), torch.full_like(g_ap, self.g_open_s)
+        if kind == "stuck_p":
+            return g_p, g_p
+        return g_ap, g_ap
+
     def _draw_kinds(self, n_dies, generator, dtype):
-        """Defect code per cell: a uniform draw against each die's cumulative per-kind rates."""
+        """Defect code per cell: a uniform draw against each die's cumulative per-kind rates.
+
+        Clustering divides the uniform draw by the cell's probability multiplier ``w``
+        (``P(u / w < e) = min(e * w, 1)``).
+        """
         n_cells = math.prod(self.config.floorplan.shape)
         n = self.config.n_devices
         rates = torch.stack([self._die_rates(kind, n_dies, generator) / n for kind in KINDS], dim=1)
         edges = torch.cumsum(rates.to(torch.float64), dim=1).clamp(max=1.0).to(dtype)
+        weights = self._cluster_weights(n_dies, generator, dtype) if self.spatial == "clustered" else None
         u = torch.rand((n_dies, n_cells), generator=generator, dtype=dtype)
+        if weights is not None:
+            u = torch.where(weights > 0, u / weights, torch.full_like(u, math.inf))
         codes = torch.searchsorted(edges.contiguous(), u, right=True) + 1
         return torch.where(codes > len(KINDS), torch.zeros_like(codes), codes).to(torch.uint8)
+
+    def _cluster_weights(self, n_dies, generator, dtype):
+        """Per-cell probability multiplier ``[n_dies, n_cells]``, mean 1 over each die's devices."""
+        fp = self.config.floorplan
+        n_rows, n_cols = fp.shape
+        present = torch.as_tensor(fp.present)
+        device_cells = torch.nonzero(present.ravel()).squeeze(1)
+        k = self.n_clusters
+        centre = device_cells[torch.randint(len(device_cells), (n_dies, k), generator=generator)]
+        which = torch.randint(len(self.cluster_shapes), (n_dies, k), generator=generator)
+        dr = torch.arange(n_rows).view(1, 1, -1, 1) - (centre // n_cols)[..., None, None]
+        dc = torch.arange(n_cols).view(1, 1, 1, -1) - (centre % n_cols)[..., None, None]
+        masks = {"row": dr == 0, "col": dc == 0,
+                 "blob": dr * dr + dc * dc <= self.cluster_radius_cells ** 2}
+        hit = torch.zeros((n_dies, k, n_rows, n_cols), dtype=torch.bool)
+        for index, name in enumerate(self.cluster_shapes):
+            hit |= (which == index)[..., None, None] & masks[name]
+        density = (hit.sum(1) * present).to(dtype)
+        density = density * (present.sum() / density.sum((1, 2), keepdim=True))
+        weights = (1.0 - self.cluster_fraction) + self.cluster_fraction * density
+        return weights.reshape(n_dies, -1)
 
     def _die_rates(self, kind, n_dies, generator):
         mean, shape = self.mean_counts[kind], self.count_shape[kind]
@@ -142,15 +279,178 @@ class DefectStatistics:
     def __call__(self, n_dies, rng=None):
         return self.sample(n_dies, rng)
 
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit(cls, ensemble, *, thresholds=None, **options):
+        """Estimate the statistics of an ensemble of (measured) dies.
 
-def _defect_tensors(device, kind, g_p, g_ap):
-    if kind == "short":
-        return torch.full_like(g_p, device.g_short_s), torch.full_like(g_ap, device.g_short_s)
-    if kind == "open":
-        return torch.full_like(g_p, device.g_open_s), torch.full_like(g_ap, device.g_open_s)
-    if kind == "stuck_p":
-        return g_p, g_p
-    return g_ap, g_ap
+        * Per-die counts of each defect kind (from the ``defect`` variable, or from classifying
+          the maps when it is missing or ``thresholds`` is given) give ``mean_counts`` and, by the
+          method of moments on ``variance = mean + mean**2 / shape``, ``count_shape``
+          (``inf`` when the variance does not exceed the mean, or with one die).
+        * Good devices give ``median_r_*_ohm = exp(mean ln R)`` and ``spread_* = std ln R`` of the
+          junction resistance ``R = 1/g - r_series_ohm`` in each state.
+        * Shorted / open devices give ``g_short_s`` / ``g_open_s`` (mean over both states;
+          the config's value when the ensemble has none).
+
+        Parameters
+        ----------
+        ensemble : xarray.Dataset
+            A die or an ensemble (e.g. from :func:`mtjexplore.read_measurements`).
+        thresholds : ClassifyThresholds, optional
+            Reclassify the maps with these thresholds instead of using ``defect``.
+        **options
+            Other fields of the result, e.g. ``spatial="clustered"``.
+
+        Returns
+        -------
+        DefectStatistics
+
+        Examples
+        --------
+        >>> from mtjexplore import paper_config, sample_dies
+        >>> stats = DefectStatistics.fit(sample_dies(paper_config(), 8, seed=0))
+        >>> round(stats.spread_p, 3)
+        0.05
+        """
+        ens = as_ensemble(ensemble)
+        config = config_of(ens)
+        present = config.floorplan.present
+        g_p, g_ap = np.asarray(ens.g_p.values, float), np.asarray(ens.g_ap.values, float)
+        if thresholds is not None or "defect" not in ens:
+            codes = classify_maps(config.device, g_p, g_ap, present, thresholds)
+        else:
+            codes = np.asarray(ens.defect.values)
+        codes = np.where(present, codes, NO_DEVICE)
+        means, shapes = _fit_counts(codes)
+        fitted = {"mean_counts": means, "count_shape": shapes,
+                  **_fit_good(config, g_p, g_ap, codes == DEFECT_CODES["ok"]),
+                  **_fit_defective(g_p, g_ap, codes),
+                  "provenance": (f"fitted on {codes.shape[0]} dies"
+                                 f" ({ens.attrs.get('provenance', 'unknown source')})")}
+        return cls(config, **{**fitted, **options})
+
+    # ------------------------------------------------------------------ persistence
+    def to_dataset(self):
+        """The statistics as an ``xarray.Dataset`` (what :func:`mtjexplore.save` writes).
+
+        Examples
+        --------
+        >>> from mtjexplore import paper_config
+        >>> s = DefectStatistics(paper_config(), {"short": 15})
+        >>> DefectStatistics.from_dataset(s.to_dataset()) == s
+        True
+        """
+        scalar = {"spread_p": ("1", "std of ln R_P of good devices"),
+                  "spread_ap": ("1", "std of ln R_AP of good devices"),
+                  "median_r_p_ohm": ("ohm", "median junction R_P of good devices"),
+                  "median_r_ap_ohm": ("ohm", "median junction R_AP of good devices"),
+                  "g_short_s": ("S", "conductance of a shorted device"),
+                  "g_open_s": ("S", "conductance of an open device")}
+        data = {name: ((), getattr(self, name), {"units": u, "long_name": text})
+                for name, (u, text) in scalar.items()}
+        data["mean_counts"] = (("kind",), [self.mean_counts[k] for k in KINDS],
+                               {"units": "1", "long_name": "mean defective devices per die"})
+        data["count_shape"] = (("kind",), [self.count_shape[k] for k in KINDS],
+                               {"units": "1", "long_name": "gamma shape of the per-die defect "
+                                                           "rate (inf: equal rates)"})
+        from . import __version__
+
+        attrs = {"mtjexplore_object": _OBJECT_TAG, "config": self.config.to_json(),
+                 "spatial": self.spatial, "cluster_fraction": self.cluster_fraction,
+                 "n_clusters": self.n_clusters, "cluster_radius_cells": self.cluster_radius_cells,
+                 "cluster_shapes": " ".join(self.cluster_shapes), "provenance": self.provenance,
+                 "mtjexplore_version": __version__}
+        return xr.Dataset(data, coords={"kind": list(KINDS)}, attrs=attrs)
+
+    @classmethod
+    def from_dataset(cls, ds):
+        """Inverse of :meth:`to_dataset`."""
+        if not isinstance(ds, xr.Dataset) or ds.attrs.get("mtjexplore_object") != _OBJECT_TAG:
+            raise ParameterError("this Dataset does not hold DefectStatistics (attrs "
+                                 "'mtjexplore_object' is not 'DefectStatistics'); write one with "
+                                 "mx.save(stats, path)")
+        a = ds.attrs
+        try:
+            kinds = [str(k) for k in ds["kind"].values]
+            return cls(
+                CrossbarConfig.from_json(a["config"]),
+                mean_counts=dict(zip(kinds, ds["mean_counts"].values.tolist())),
+                count_shape=dict(zip(kinds, ds["count_shape"].values.tolist())),
+                **{name: float(ds[name]) for name in ("spread_p", "spread_ap", "median_r_p_ohm",
+                                                      "median_r_ap_ohm", "g_short_s", "g_open_s")},
+                spatial=str(a["spatial"]), cluster_fraction=float(a["cluster_fraction"]),
+                n_clusters=int(a["n_clusters"]), cluster_radius_cells=float(a["cluster_radius_cells"]),
+                cluster_shapes=tuple(str(a["cluster_shapes"]).split()),
+                provenance=str(a.get("provenance", "")))
+        except MTJExploreError:
+            raise
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+            raise ParameterError(f"DefectStatistics dataset is incomplete or corrupt: {exc!r}") from exc
+
+
+def _fit_counts(codes):
+    """Method-of-moments mean count and gamma shape per kind from codes ``[die, row, col]``."""
+    means, shapes = {}, {}
+    for kind in KINDS:
+        counts = (codes == DEFECT_CODES[kind]).sum((1, 2)).astype(float)
+        mean = float(counts.mean())
+        var = float(counts.var(ddof=1)) if len(counts) > 1 else 0.0
+        means[kind] = mean
+        shapes[kind] = mean * mean / (var - mean) if var > mean and mean > 0 else math.inf
+    return means, shapes
+
+
+def _fit_good(config, g_p, g_ap, good):
+    """Median and log-normal spread of the good devices' junction resistance in each state."""
+    if not good.any():
+        raise ParameterError("cannot fit DefectStatistics: the ensemble has no good (ok) devices "
+                             "to estimate the spread from")
+    out = {}
+    for state, g in (("p", g_p), ("ap", g_ap)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_r = np.log(1.0 / g[good] - config.device.r_series_ohm)
+        log_r = log_r[np.isfinite(log_r)]
+        if log_r.size == 0:
+            raise ParameterError(f"cannot fit DefectStatistics: no good device has a finite "
+                                 f"junction resistance in state {state.upper()}")
+        out[f"median_r_{state}_ohm"] = float(np.exp(log_r.mean()))
+        out[f"spread_{state}"] = float(log_r.std(ddof=1)) if log_r.size > 1 else 0.0
+    return out
+
+
+def _fit_defective(g_p, g_ap, codes):
+    """Mean conductance of shorted and open devices (None: none seen, keep the config's)."""
+    out = {}
+    for kind in ("short", "open"):
+        mask = codes == DEFECT_CODES[kind]
+        out[f"g_{kind}_s"] = float((g_p[mask].mean() + g_ap[mask].mean()) / 2) if mask.any() else None
+    return out
+
+
+def load_statistics(path):
+    """Read :class:`DefectStatistics` written by ``mx.save(stats, path)``.
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, unreadable or does not hold DefectStatistics.
+
+    Examples
+    --------
+    >>> import mtjexplore as mx, tempfile, os
+    >>> s = DefectStatistics(mx.paper_config(), {"short": 15}, spatial="clustered")
+    >>> p = mx.save(s, os.path.join(tempfile.mkdtemp(), "stats.nc"))
+    >>> load_statistics(p) == s
+    True
+    """
+    from .io import load
+
+    ds = load(path)
+    try:
+        return DefectStatistics.from_dataset(ds)
+    except ParameterError as exc:
+        raise DataFileError(f"{path}: {exc}") from exc
 
 
 def _gamma_ppf(alpha, u):

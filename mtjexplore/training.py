@@ -55,9 +55,10 @@ class _Model(torch.nn.Module):
             self.theta.copy_(theta)
             self.log_scale.fill_(math.log(scale))
 
-    def logits(self, x, coeffs=None):
+    def logits(self, x, coeffs=None, width=None, temperature=0.0):
         w1, w2 = (binarize_weights(p) for p in self.latent)
-        return forward(x, w1, w2, self.theta, coeffs) * self.log_scale.exp()
+        return forward(x, w1, w2, self.theta, coeffs, width=width,
+                       temperature=temperature) * self.log_scale.exp()
 
     def clip(self):
         with torch.no_grad():
@@ -91,6 +92,12 @@ class Trainer:
         Adam learning rate (cosine decay to 0 over the run).
     activity_penalty : float, default 0.0
         Weight of a penalty on the mean hidden activity (sparser hidden codes).
+    surrogate_width : float, default 3.0
+        Half-width (unit weights) of the comparators' triangular surrogate gradient.
+    soft_start : float, default 0.0
+        Initial temperature of sigmoid-relaxed comparators, annealed linearly to hard
+        comparators over the first ``soft_fraction`` of the steps (0: hard from the start).
+    soft_fraction : float, default 0.7
     n_val_dies : int, default 8
         Statistics-aware validation: dies sampled once (seeded) to report the mean error on.
     seed : int or None
@@ -106,7 +113,8 @@ class Trainer:
 
     def __init__(self, config=None, *, method="software", die=None, sampler=None,
                  dies_per_step=4, die_loss="mean", epochs=20, batch_size=128, lr=1e-2,
-                 activity_penalty=0.0, n_val_dies=8, seed=None):
+                 activity_penalty=0.0, surrogate_width=3.0, soft_start=0.0, soft_fraction=0.7,
+                 n_val_dies=8, seed=None):
         self.config = config
         self.method = method
         self.die = die
@@ -117,6 +125,9 @@ class Trainer:
         self.batch_size = batch_size
         self.lr = lr
         self.activity_penalty = activity_penalty
+        self.surrogate_width = surrogate_width
+        self.soft_start = soft_start
+        self.soft_fraction = soft_fraction
         self.n_val_dies = n_val_dies
         self.seed = seed
 
@@ -130,11 +141,13 @@ class Trainer:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"{name} must be an int >= 1; got {value!r}")
-        for name in ("lr", "activity_penalty"):
+        for name, strict in (("lr", True), ("surrogate_width", True), ("activity_penalty", False),
+                             ("soft_start", False), ("soft_fraction", True)):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
-                    or (name == "lr" and value == 0):
-                raise ParameterError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}; got {value!r}")
+                    or (strict and value == 0) or (name == "soft_fraction" and value > 1):
+                rule = "in (0, 1]" if name == "soft_fraction" else ("> 0" if strict else ">= 0")
+                raise ParameterError(f"{name} must be a finite number {rule}; got {value!r}")
         if not isinstance(train, ImageData):
             raise ParameterError(f"train must be an ImageData (from load_mnist); got {type(train).__name__}")
         if self.method == "defect_aware" and self.die is None:
@@ -193,14 +206,18 @@ class Trainer:
                                [torch.cat([p.b[i] for p in parts])[: self.n_val_dies] for i in range(2)])
 
     # ---------------------------------------------------------------- training
-    def _step_loss(self, model, x, y, coeffs):
+    def _temperature(self, step, n_steps):
+        return self.soft_start * max(0.0, 1.0 - step / (self.soft_fraction * n_steps))
+
+    def _step_loss(self, model, x, y, coeffs, temperature):
+        kw = {"width": self.surrogate_width, "temperature": temperature}
         if coeffs is None:
-            logits = model.logits(x)
+            logits = model.logits(x, **kw)
             return F.cross_entropy(logits, y), logits
         k = coeffs.n_dies
         n = (x.shape[0] // k) * k
         xs, ys = x[:n].view(k, n // k, -1), y[:n].view(k, n // k)
-        logits = model.logits(xs, coeffs)
+        logits = model.logits(xs, coeffs, **kw)
         per_die = F.cross_entropy(logits.transpose(1, 2), ys, reduction="none").mean(1)
         if self.die_loss == "worst" and k > 1:
             per_die = per_die.topk(max(1, k // 2)).values
@@ -241,7 +258,8 @@ class Trainer:
             model.train()
             for start in range(0, len(train), self.batch_size):
                 idx = order[start:start + self.batch_size]
-                loss, _ = self._step_loss(model, x[idx], y[idx], draw())
+                loss, _ = self._step_loss(model, x[idx], y[idx], draw(),
+                                          self._temperature(step, n_steps))
                 if self.activity_penalty:
                     loss = loss + self.activity_penalty * self._activity(model, x[idx])
                 optimizer.zero_grad(set_to_none=True)
