@@ -440,7 +440,7 @@ class ImageData:
 # ----------------------------------------------------------------------------
 
 
-def load_mnist(size=10, threshold=0.3, *, n_train=None, n_test=None, path=None):
+def load_mnist(size=10, threshold=0.3, *, crop=4, n_train=None, n_test=None, path=None):
     """Load MNIST as binary ``size x size`` images.
 
     Parameters
@@ -449,6 +449,11 @@ def load_mnist(size=10, threshold=0.3, *, n_train=None, n_test=None, path=None):
         Image side after area-average downsampling, 1..28.
     threshold : float, default 0.3
         Binarization threshold on the area-averaged grey level (0..1 scale).
+    crop : int, default 4
+        Pixels removed from every border before downsampling. MNIST digits are size-normalised
+        into a 20 x 20 box centred in the 28 x 28 field, so ``crop=4`` spends the ``size x size``
+        inputs on the digit instead of the empty margin (software error 8 % instead of 11 % in
+        the paper configuration). ``crop=0`` downsamples the whole field.
     n_train, n_test : int, optional
         Keep only the first ``n`` training / test items (default: all).
     path : str or os.PathLike, optional
@@ -482,15 +487,15 @@ def load_mnist(size=10, threshold=0.3, *, n_train=None, n_test=None, path=None):
         path = _as_path(path, "path")
         if path.is_dir():
             return load_idx_dataset(
-                path, size, threshold, n_train=n_train, n_test=n_test, name="mnist"
+                path, size, threshold, crop=crop, n_train=n_train, n_test=n_test, name="mnist"
             )
         source = ("npz", str(path.resolve()), _stamp(path))
     else:
         source = ("packaged",)
-    return _load(source, size, threshold, n_train, n_test, "mnist")
+    return _load(source, size, threshold, crop, n_train, n_test, "mnist")
 
 
-def load_idx_dataset(path, size=10, threshold=0.3, *, n_train=None, n_test=None, name=None):
+def load_idx_dataset(path, size=10, threshold=0.3, *, crop=0, n_train=None, n_test=None, name=None):
     """Load an MNIST-format dataset (e.g. Fashion-MNIST) from IDX files.
 
     Parameters
@@ -499,7 +504,7 @@ def load_idx_dataset(path, size=10, threshold=0.3, *, n_train=None, n_test=None,
         Directory holding ``train-images-idx3-ubyte``,
         ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
         ``t10k-labels-idx1-ubyte``, each optionally with a ``.gz`` suffix.
-    size, threshold, n_train, n_test
+    size, threshold, crop, n_train, n_test
         As in :func:`load_mnist`.
     name : str, optional
         Dataset name; defaults to the directory name. The returned items are
@@ -534,7 +539,7 @@ def load_idx_dataset(path, size=10, threshold=0.3, *, n_train=None, n_test=None,
         raise DataFileError(f"IDX directory '{directory}': not a directory; pass the folder holding the IDX files")
     files = tuple(str(_find_idx(directory, stem).resolve()) for stem in IDX_FILES.values())
     source = ("idx", files, tuple(_stamp(Path(f)) for f in files))
-    return _load(source, size, threshold, n_train, n_test, directory.name if name is None else name)
+    return _load(source, size, threshold, crop, n_train, n_test, directory.name if name is None else name)
 
 
 def clear_cache():
@@ -561,9 +566,11 @@ def _stamp(path):
     return st.st_mtime_ns, st.st_size
 
 
-def _load(source, size, threshold, n_train, n_test, name):
+def _load(source, size, threshold, crop, n_train, n_test, name):
     size, threshold = _check_size(size), _check_threshold(threshold)
-    x_tr, y_tr, x_te, y_te = _prepared(source, size, threshold)
+    if not isinstance(crop, (int, np.integer)) or isinstance(crop, bool) or crop < 0:
+        raise ParameterError(f"crop must be an int >= 0 (pixels removed from each border); got {crop!r}")
+    x_tr, y_tr, x_te, y_te = _prepared(source, size, threshold, int(crop))
     n_train = _check_count(n_train, len(y_tr), "n_train")
     n_test = _check_count(n_test, len(y_te), "n_test")
     return (
@@ -573,12 +580,17 @@ def _load(source, size, threshold, n_train, n_test, name):
 
 
 @functools.lru_cache(maxsize=8)
-def _prepared(source, size, threshold):
-    """Downsampled, binarized, flattened, read-only (x_train, y_train, x_test, y_test)."""
+def _prepared(source, size, threshold, crop=0):
+    """Cropped, downsampled, binarized, flattened, read-only (x_train, y_train, x_test, y_test)."""
     raw = _raw_arrays(source)
     out = []
     for split in ("train", "test"):
         images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
+        if crop:
+            if 2 * crop + size > min(images.shape[1:]):
+                raise ParameterError(f"crop={crop} leaves {images.shape[1] - 2 * crop} pixels, fewer "
+                                     f"than size={size}; use a smaller crop")
+            images = images[:, crop:-crop, crop:-crop]
         x = binarize(downsample(images, size), threshold).astype(np.float32)
         out += [x.reshape(len(x), size * size), labels.astype(np.int64)]
     for arr in out:

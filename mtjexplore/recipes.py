@@ -6,7 +6,7 @@ Kept in one place so the CLI, the notebooks, the apps and the tests train the sa
 
 def software_recipe():
     """Trainer keyword arguments for the software baseline."""
-    return {"epochs": 20, "lr": 1e-2, "batch_size": 128}
+    return {"epochs": 20, "lr": 1e-2, "batch_size": 128, "soft_start": 2.0}
 
 
 def defect_aware_recipe():

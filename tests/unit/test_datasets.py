@@ -294,7 +294,7 @@ def test_load_mnist_packaged(mnist):
 def test_load_mnist_matches_pipeline(mnist):
     with np.load(Path(datasets.__file__).parent / "data" / "mnist.npz") as npz:
         raw, labels = npz["train_images"][:50], npz["train_labels"][:50]
-    expected = binarize(downsample(raw, 10), 0.3).reshape(50, 100)
+    expected = binarize(downsample(raw[:, 4:-4, 4:-4], 10), 0.3).reshape(50, 100)  # default crop=4
     np.testing.assert_array_equal(mnist[0].x[:50], expected)
     np.testing.assert_array_equal(mnist[0].y[:50], labels)
 
@@ -380,3 +380,16 @@ def test_missing_packaged_file_message(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         datasets.clear_cache()
+
+
+def test_crop_downsamples_the_central_field():
+    from mtjexplore import datasets as ds
+
+    train, _ = ds.load_mnist(size=10, crop=4, n_train=50, n_test=1)
+    raw = ds._raw_arrays(("packaged",))["train_images"][:50, 4:-4, 4:-4]
+    expected = ds.binarize(ds.downsample(raw, 10), 0.3).reshape(50, 100)
+    np.testing.assert_array_equal(train.x, expected)
+    with pytest.raises(ParameterError, match="crop must be an int >= 0"):
+        ds.load_mnist(crop=-1)
+    with pytest.raises(ParameterError, match="crop=10 leaves 8 pixels, fewer than size=10"):
+        ds.load_mnist(crop=10)
