@@ -587,9 +587,12 @@ def _prepared(source, size, threshold, crop=0):
     for split in ("train", "test"):
         images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
         if crop:
-            if 2 * crop + size > min(images.shape[1:]):
-                raise ParameterError(f"crop={crop} leaves {images.shape[1] - 2 * crop} pixels, fewer "
-                                     f"than size={size}; use a smaller crop")
+            side = min(images.shape[1:]) - 2 * crop
+            if side < size:
+                raise ParameterError(
+                    f"size must be an integer in [1, {max(side, 0)}] once crop={crop} pixels are "
+                    f"removed from each border of the {images.shape[1]}x{images.shape[2]} images, "
+                    f"got {size}; use a smaller size or crop")
             images = images[:, crop:-crop, crop:-crop]
         x = binarize(downsample(images, size), threshold).astype(np.float32)
         out += [x.reshape(len(x), size * size), labels.astype(np.int64)]
