@@ -14,7 +14,9 @@ from ._rng import seed_attr, torch_generator
 from .config import CrossbarConfig
 from .datasets import ImageData
 from .die import as_ensemble, config_of
+from .die_stream import DieStream
 from .errors import NotFittedError, ParameterError
+from .statistics import DefectStatistics
 from .network import (DieCoefficients, binarize_weights, coefficients_from_maps,
                       die_coefficients, forward)
 from .weights import weights_dataset, weights_tensors
@@ -98,6 +100,10 @@ class Trainer:
         Initial temperature of sigmoid-relaxed comparators, annealed linearly to hard
         comparators over the first ``soft_fraction`` of the steps (0: hard from the start).
     soft_fraction : float, default 0.7
+    exact_sampling : bool, default False
+        Statistics-aware only: sample every die of every step in full (slow). By default a
+        :class:`~mtjexplore.die_stream.DieStream` draws fresh defects every step on spread
+        maps from a pool refreshed every epoch (independent-position statistics only).
     n_val_dies : int, default 8
         Statistics-aware validation: dies sampled once (seeded) to report the mean error on.
     seed : int or None
@@ -114,7 +120,7 @@ class Trainer:
     def __init__(self, config=None, *, method="software", die=None, sampler=None,
                  dies_per_step=4, die_loss="mean", epochs=20, batch_size=128, lr=1e-2,
                  activity_penalty=0.0, surrogate_width=3.0, soft_start=0.0, soft_fraction=0.7,
-                 n_val_dies=8, seed=None):
+                 n_val_dies=8, exact_sampling=False, seed=None):
         self.config = config
         self.method = method
         self.die = die
@@ -129,6 +135,7 @@ class Trainer:
         self.soft_start = soft_start
         self.soft_fraction = soft_fraction
         self.n_val_dies = n_val_dies
+        self.exact_sampling = exact_sampling
         self.seed = seed
 
     # ---------------------------------------------------------------- validation
@@ -174,7 +181,7 @@ class Trainer:
         return config
 
     # ---------------------------------------------------------------- dies per step
-    def _die_source(self, config, generator):
+    def _die_source(self, config, generator, n_batches=1):
         """A function giving the DieCoefficients for one step (None for software)."""
         if self.method == "software":
             return lambda: None
@@ -182,6 +189,9 @@ class Trainer:
             fixed = die_coefficients(self.die)
             return lambda: fixed
         k = self.dies_per_step
+        if isinstance(self.sampler, DefectStatistics) and self.sampler.spatial == "independent" \
+                and not self.exact_sampling:
+            return DieStream(self.sampler, k, generator, refresh=n_batches)
         if hasattr(self.sampler, "sample_maps"):
             def draw():
                 g_p, g_ap, _ = self.sampler.sample_maps(k, generator)
@@ -197,13 +207,12 @@ class Trainer:
             return None
         if self.method == "defect_aware":
             return die_coefficients(self.die)
-        source = self._die_source(config, torch_generator(10_007 + seed_attr(self.seed)))
-        parts, n = [], 0
-        while n < self.n_val_dies:
-            parts.append(source())
-            n += parts[-1].n_dies
-        return DieCoefficients([torch.cat([p.a[i] for p in parts])[: self.n_val_dies] for i in range(2)],
-                               [torch.cat([p.b[i] for p in parts])[: self.n_val_dies] for i in range(2)])
+        generator = torch_generator(10_007 + seed_attr(self.seed))
+        if hasattr(self.sampler, "sample_maps"):
+            g_p, g_ap, _ = self.sampler.sample_maps(self.n_val_dies, generator, torch.float64)
+            return coefficients_from_maps(g_p, g_ap, config)
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        return die_coefficients(as_ensemble(self.sampler(self.n_val_dies, seed)))
 
     # ---------------------------------------------------------------- training
     def _temperature(self, step, n_steps):
@@ -250,7 +259,7 @@ class Trainer:
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, n_steps) / n_steps)))
-        draw = self._die_source(config, generator)
+        draw = self._die_source(config, generator, n_batches)
         val_coeffs = self._validation_coeffs(config) if validation is not None else None
         step, losses, epoch_rows, stopped = 0, [], [], False
         for epoch in range(self.epochs):
