@@ -1,0 +1,92 @@
+"""Fast repeated evaluation of one set of weights on one die at a time (interactive use).
+
+:func:`mtjexplore.evaluate` prepares the data tensors, the weights and the result Dataset on every
+call. The crossbar painter re-evaluates after every painted device, so :class:`DieEvaluator`
+prepares them once and then runs only the coefficient gather and the two matrix products of
+:func:`mtjexplore.network.evaluate_chunk` -- the same forward model, the same numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .datasets import ImageData
+from .die import config_of
+from .errors import ParameterError
+from .network import coefficients_from_maps, evaluate_chunk, forward
+from .weights import weights_config, weights_tensors
+
+
+class DieEvaluator:
+    """Error, loss and predictions of fixed ``weights`` on ``data``, one die at a time.
+
+    Parameters
+    ----------
+    weights : xarray.Dataset
+        Trained weights (``Trainer.weights_``).
+    data : ImageData
+        Evaluation images (e.g. the 10,000 MNIST test images).
+
+    Examples
+    --------
+    >>> import mtjexplore as mx
+    >>> train, test = mx.load_mnist(n_train=2000, n_test=500)
+    >>> w = mx.Trainer(mx.paper_config(), epochs=1, seed=0).fit(train).weights_
+    >>> die = mx.sample_dies(mx.paper_config(), 1, seed=0).isel(die=0)
+    >>> fast = DieEvaluator(w, test)
+    >>> error, loss = fast.evaluate(die)
+    >>> abs(error - float(mx.evaluate(w, die, test).error[0])) < 1e-12
+    True
+    """
+
+    def __init__(self, weights, data):
+        if not isinstance(data, ImageData):
+            raise ParameterError(f"data must be an ImageData (from load_mnist); got {type(data).__name__}")
+        self.weights = weights
+        self.config = weights_config(weights)
+        self._w1, self._w2, self._theta, self._scale = weights_tensors(weights, self.config)
+        if data.x.shape[1] != self.config.n_inputs:
+            raise ParameterError(f"data has {data.x.shape[1]} inputs per image, the network "
+                                 f"{self.config.n_inputs}")
+        x = torch.tensor(np.asarray(data.x), dtype=torch.float32)
+        self._x = x
+        self._x1 = torch.nn.functional.pad(x, (0, 1), value=1.0)
+        self._y = torch.tensor(np.asarray(data.y), dtype=torch.int64)
+
+    def coefficients(self, die):
+        """:class:`~mtjexplore.network.DieCoefficients` of one die (a leading die dim of 1)."""
+        if not hasattr(die, "dims") or "die" in die.dims and die.sizes["die"] != 1:
+            raise ParameterError("DieEvaluator takes one die (e.g. ens.isel(die=3)); "
+                                 f"got {type(die).__name__} {dict(getattr(die, 'sizes', {}))}")
+        config = config_of(die)
+        if config.layer_shapes != self.config.layer_shapes:
+            raise ParameterError(f"the die was made for layer shapes {config.layer_shapes}, the "
+                                 f"weights for {self.config.layer_shapes}; use the same CrossbarConfig")
+        g_p = np.asarray(die.g_p.values, dtype=np.float64).reshape((1,) + config.floorplan.shape)
+        g_ap = np.asarray(die.g_ap.values, dtype=np.float64).reshape((1,) + config.floorplan.shape)
+        return coefficients_from_maps(torch.from_numpy(g_p), torch.from_numpy(g_ap), config)
+
+    @torch.no_grad()
+    def evaluate(self, die):
+        """``(error, loss)`` of the weights on ``die`` as floats (``die=None``: ideal devices)."""
+        if die is None:
+            from .evaluation import ideal_coefficients
+
+            coeffs = ideal_coefficients(self.config)
+        else:
+            coeffs = self.coefficients(die)
+        error, loss = evaluate_chunk(self._x1, self._y, self._w1, self._w2, self._theta, coeffs,
+                                     self._scale)
+        return float(error[0]), float(loss[0])
+
+    @torch.no_grad()
+    def predict(self, die, index):
+        """Predicted classes (numpy int array) of the images ``data[index]`` on ``die``.
+
+        ``die=None`` predicts on ideal devices.
+        """
+        x = self._x[torch.as_tensor(np.atleast_1d(index), dtype=torch.int64)]
+        coeffs = None if die is None else self.coefficients(die)
+        out = forward(x, self._w1, self._w2, self._theta, coeffs)
+        return (out if coeffs is None else out[0]).argmax(-1).numpy()

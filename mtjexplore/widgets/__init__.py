@@ -1,0 +1,17 @@
+"""ipywidgets + bqplot composites for exploring MTJ crossbars (needs the ``widgets`` extra).
+
+* :class:`CrossbarPainter` -- paint or randomize defects on a die's physical array.
+* :class:`TrainingPanel` -- train weights on the fly in a worker thread, with live curves.
+* :class:`EnsembleView` -- error per die for each method, and die yield under an error spec.
+* :class:`Explorer` -- the three together, with the current weights' error on the painted die.
+
+Every composite holds core objects and calls :mod:`mtjexplore`; none contains device physics.
+The CSS classes each composite gives its parts are listed in its module's docstring.
+"""
+
+from .painter import CrossbarPainter
+from .training_panel import TrainingPanel
+from .ensemble_view import EnsembleView
+from .explorer import Explorer
+
+__all__ = ["CrossbarPainter", "TrainingPanel", "EnsembleView", "Explorer"]

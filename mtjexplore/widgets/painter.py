@@ -1,0 +1,409 @@
+"""Crossbar painter: a die's physical array as a heat map you paint defects on.
+
+CSS classes (stable; browser tests find the parts by them):
+
+* ``crossbar-painter`` -- the whole composite (a ``VBox``)
+* ``crossbar-figure`` -- the bqplot Figure holding the heat map (mouse events come from it)
+* ``paint-palette`` -- the kind to paint (short, open, stuck-P, stuck-AP, erase)
+* ``color-by`` -- colour cells by defect kind or by conductance ``g_p``
+* ``randomize-button``, ``clear-button``, ``undo-button`` -- the editing buttons
+* ``randomize-rates`` -- the rate per kind and the seed of Randomize
+* ``defect-counts`` -- the legend with live counts per kind
+* ``paint-status`` -- one line: the cell under the mouse, what the last action did, or an error
+
+Mouse: ``mousedown`` paints the cell under the pointer, ``mousemove`` with the left button held
+paints every cell on the segment from the previous cell (a stroke; one Undo step), ``mouseup`` or
+leaving the figure ends the stroke. Clicks and moves come from two ``ipyevents.Event`` objects on
+the Figure: presses are never throttled away, moves are throttled to one per ~15 ms.
+"""
+
+from __future__ import annotations
+
+import collections
+import html
+
+import ipywidgets as widgets
+import numpy as np
+from bqplot import Axis, ColorScale, Figure, HeatMap, Label, LinearScale, Lines
+from ipyevents import Event
+
+from ..die import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, config_of, set_defects
+from ..errors import ParameterError
+from ..painting import RANDOM_KINDS, clear_defects, randomize_defects
+from ..reference import REFERENCE_RATES
+from ._util import KIND_COLORS, KIND_LABELS, add_classes, cell_at, error_html, guarded, segment_cells, swatch
+
+#: Palette entries: (label, kind painted).
+PALETTE = [("short", "short"), ("open", "open"), ("stuck-P", "stuck_p"), ("stuck-AP", "stuck_ap"),
+           ("erase", "ok")]
+COLOR_BY = ("defect", "conductance")
+_DISPLAY_NO_DEVICE = len(DEFECT_KINDS)  # colour index of empty cells in the defect view
+_MARGIN = {"top": 28, "bottom": 36, "left": 48, "right": 12}
+_DEFECT_COLORS = [KIND_COLORS[k] for k in DEFECT_KINDS] + [KIND_COLORS["no_device"]]
+_VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
+
+
+def _check_one_die(die):
+    if not hasattr(die, "data_vars") or not {"g_p", "g_ap", "defect"} <= set(die.data_vars):
+        raise ParameterError("die must be one mtjexplore die (an xarray.Dataset with g_p, g_ap and "
+                             f"defect, e.g. ens.isel(die=3)); got {type(die).__name__}")
+    if "die" in die.dims:
+        if die.sizes["die"] != 1:
+            raise ParameterError(f"the painter shows one die; got an ensemble of {die.sizes['die']} "
+                                 "dies -- select one, e.g. ens.isel(die=3)")
+        die = die.isel(die=0)
+    config_of(die)
+    return die
+
+
+class CrossbarPainter(widgets.VBox):
+    """Paint or randomize defects on one die's physical (row, col) array.
+
+    Parameters
+    ----------
+    die : xarray.Dataset
+        One die (``ens.isel(die=k)``, :func:`mtjexplore.ideal_die`, ...). Set :attr:`die` later to
+        load another die (this clears the Undo history).
+    color_by : {"defect", "conductance"}, default "defect"
+        Colour cells by defect kind, or by ``g_p`` (conductance read after writing P, in uS).
+    history : int, default 50
+        Undo steps kept.
+
+    Attributes
+    ----------
+    palette : ipywidgets.ToggleButtons
+        The kind the mouse paints (``"ok"`` erases).
+    heatmap : bqplot.HeatMap
+        The mark; ``heatmap.color`` is the displayed ``(n_rows, n_cols)`` array.
+    counts : dict of str to int
+        Devices of each kind on the current die.
+
+    Examples
+    --------
+    >>> from mtjexplore import ideal_die, paper_config
+    >>> painter = CrossbarPainter(ideal_die(paper_config()))
+    >>> _ = painter.paint([0, 0], [3, 4], "short")
+    >>> painter.counts["short"]
+    2
+    >>> _ = painter.undo()
+    >>> painter.counts["short"]
+    0
+    """
+
+    def __init__(self, die, *, color_by="defect", history=50):
+        super().__init__()
+        if color_by not in COLOR_BY:
+            raise ParameterError(f"color_by must be one of {COLOR_BY}; got {color_by!r}")
+        if not isinstance(history, int) or history < 1:
+            raise ParameterError(f"history must be an int >= 1 (undo steps); got {history!r}")
+        self._die = _check_one_die(die)
+        self._history = collections.deque(maxlen=history)
+        self._callbacks = []
+        self._stroke_open = False
+        self._stroke_count = 0
+        self._last_cell = None
+        self._hover_cell = None
+        self.last_painted = None
+        self._build_controls(color_by)
+        self._build_figure()
+        self._build_mouse()
+        self.status = add_classes(widgets.HTML("Click or drag on the array to paint."), "paint-status")
+        self.legend = add_classes(widgets.HTML(), "defect-counts")
+        self.children = [self._toolbar, self._rates_box, self.figure, self.legend, self.status]
+        add_classes(self, "crossbar-painter")
+        self._setup_geometry()
+        self._apply_color_scale()
+        self._redraw()
+
+    # ------------------------------------------------------------------ building
+    def _build_controls(self, color_by):
+        self.palette = add_classes(widgets.ToggleButtons(
+            options=PALETTE, value="short", description="Paint:",
+            style={"button_width": "72px"}), "paint-palette")
+        self.color_by = add_classes(widgets.ToggleButtons(
+            options=[("defects", "defect"), ("conductance", "conductance")], value=color_by,
+            description="Colour:", style={"button_width": "100px"}), "color-by")
+        self.color_by.observe(self._on_color_by_change, "value")
+        self.undo_button = add_classes(widgets.Button(description="Undo", icon="undo"), "undo-button")
+        self.clear_button = add_classes(widgets.Button(description="Clear", icon="eraser"), "clear-button")
+        self.randomize_button = add_classes(widgets.Button(description="Randomize", icon="random"),
+                                            "randomize-button")
+        self.undo_button.on_click(self._on_undo_click)
+        self.clear_button.on_click(self._on_clear_click)
+        self.randomize_button.on_click(self._on_randomize_click)
+        self.rates = {kind: widgets.BoundedFloatText(
+            value=REFERENCE_RATES.get(kind, 0.0), min=0.0, max=0.2, step=1e-4,
+            description=KIND_LABELS[kind], layout={"width": "170px"}) for kind in RANDOM_KINDS}
+        self.seed = widgets.IntText(value=0, description="seed", layout={"width": "140px"})
+        self.keep_existing = widgets.Checkbox(value=False, description="add to existing defects",
+                                              indent=False, layout={"width": "190px"})
+        self._toolbar = widgets.HBox([self.palette, self.undo_button, self.clear_button])
+        rates_label = widgets.HTML("<b>Randomize</b> (fraction of devices per kind):")
+        self._rates_box = add_classes(widgets.VBox([
+            rates_label, widgets.HBox(list(self.rates.values())),
+            widgets.HBox([self.seed, self.keep_existing, self.randomize_button, self.color_by])]),
+            "randomize-rates")
+
+    def _build_figure(self):
+        self._x_scale = LinearScale(allow_padding=False)
+        self._y_scale = LinearScale(reverse=True, allow_padding=False)
+        self._color_scale = ColorScale(min=0, max=_DISPLAY_NO_DEVICE, colors=_DEFECT_COLORS)
+        self.heatmap = HeatMap(x=np.arange(2), y=np.arange(2), color=np.zeros((2, 2)),
+                               scales={"x": self._x_scale, "y": self._y_scale,
+                                       "color": self._color_scale})
+        self._outlines = Lines(x=[[0, 1]], y=[[0, 1]], colors=["#333333"], stroke_width=1.5,
+                               scales={"x": self._x_scale, "y": self._y_scale})
+        label_style = {"scales": {"x": self._x_scale, "y": self._y_scale}, "colors": ["#333333"],
+                       "default_size": 12, "y_offset": -7, "apply_clip": False}
+        # block names above the blocks: left-aligned, the last block's right-aligned (stays inside)
+        self._labels = Label(x=[0], y=[0], text=[""], align="start", **label_style)
+        self._last_label = Label(x=[0], y=[0], text=[""], align="end", **label_style)
+        self._x_axis = Axis(scale=self._x_scale, label="column")
+        self._y_axis = Axis(scale=self._y_scale, side="left", label="row")
+        self.figure = add_classes(Figure(
+            marks=[self.heatmap, self._outlines, self._labels, self._last_label],
+            axes=[self._x_axis, self._y_axis], fig_margin=dict(_MARGIN), padding_x=0.0, padding_y=0.0,
+            animation_duration=0, display_toolbar=False,
+            layout=widgets.Layout(width="900px", height="470px", flex="0 0 auto")), "crossbar-figure")
+
+    def _build_mouse(self):
+        self._press_events = Event(source=self.figure, prevent_default_action=True,
+                                   watched_events=["mousedown", "mouseup", "mouseleave"])
+        self._move_events = Event(source=self.figure, watched_events=["mousemove"], wait=15,
+                                  throttle_or_debounce="throttle")
+        self._press_events.on_dom_event(self._on_mouse)
+        self._move_events.on_dom_event(self._on_mouse)
+
+    def _setup_geometry(self):
+        """Scales, axes, block outlines and labels for the die's floorplan."""
+        fp = config_of(self._die).floorplan
+        n_rows, n_cols = fp.shape
+        self._shape = (n_rows, n_cols)
+        self._present = fp.present
+        self._floorplan = fp
+        xs, ys, texts, lx, ly = [], [], [], [], []
+        for layer in range(fp.n_layers):
+            r0, r1, c0, c1 = fp.block_extent(layer)
+            xs.append([c0 - 0.5, c1 + 0.5, c1 + 0.5, c0 - 0.5, c0 - 0.5])
+            ys.append([r0 - 0.5, r0 - 0.5, r1 + 0.5, r1 + 0.5, r0 - 0.5])
+            n_in, n_out = fp.layer_shape(layer)
+            last = layer == fp.n_layers - 1
+            texts.append(f"layer {layer + 1}: {n_in} x {n_out}" if last else
+                         f"layer {layer + 1}: {n_in} input rows x {n_out} neurons (+/- column pairs)")
+            lx.append(c1 + 0.5 if last else c0 - 0.5)
+            ly.append(r0 - 0.5)
+        self._x_scale.min, self._x_scale.max = -0.5, n_cols - 0.5
+        self._y_scale.min, self._y_scale.max = -0.5, n_rows - 0.5
+        self._x_axis.tick_values = np.arange(0, n_cols, max(1, round(n_cols / 10, -1) or 1))
+        self._y_axis.tick_values = np.arange(0, n_rows, max(1, round(n_rows / 5, -1) or 1))
+        self.heatmap.x, self.heatmap.y = np.arange(n_cols), np.arange(n_rows)
+        self._outlines.x, self._outlines.y = np.array(xs), np.array(ys)
+        with self._labels.hold_sync():
+            self._labels.x, self._labels.y, self._labels.text = lx[:-1] or [0], ly[:-1] or [0], texts[:-1] or [""]
+        with self._last_label.hold_sync():
+            self._last_label.x, self._last_label.y, self._last_label.text = lx[-1:], ly[-1:], texts[-1:]
+
+    # ------------------------------------------------------------------ the die
+    @property
+    def die(self):
+        """The die shown and painted (``xarray.Dataset``); set it to load another die."""
+        return self._die
+
+    @die.setter
+    def die(self, value):
+        new = _check_one_die(value)
+        old_shape = self._shape
+        self._die = new
+        self._history.clear()
+        self._stroke_open = False
+        if config_of(new).floorplan.shape != old_shape:
+            self._setup_geometry()
+        self._redraw()
+        self._set_status(f"Loaded {self._die_name()}.")
+        self._notify()
+
+    def on_change(self, callback, remove=False):
+        """Call ``callback(die)`` after every change of the die (paint, randomize, clear, undo, load)."""
+        if remove:
+            self._callbacks.remove(callback)
+        else:
+            self._callbacks.append(callback)
+
+    @property
+    def counts(self):
+        """Devices of each kind (``ok``, ``short``, ...) on the current die, as a dict."""
+        codes = np.asarray(self._die.defect.values)[self._present]
+        numbers = np.bincount(np.minimum(codes, len(DEFECT_KINDS)), minlength=len(DEFECT_KINDS) + 1)
+        return {kind: int(numbers[code]) for kind, code in DEFECT_CODES.items()}
+
+    # ------------------------------------------------------------------ editing (public)
+    def paint(self, rows, cols, kind=None):
+        """Give the devices at ``(rows, cols)`` defect ``kind`` (default: the palette's).
+
+        The same path the mouse takes. Cells without a device and cells that already have
+        ``kind`` are skipped; a change is one Undo step (a mouse stroke is one step as a whole).
+
+        Returns
+        -------
+        int
+            Devices changed.
+        """
+        kind = self.palette.value if kind is None else kind
+        if kind not in DEFECT_KINDS:
+            raise ParameterError(f"kind must be one of {', '.join(DEFECT_KINDS)}; got {kind!r}")
+        rows, cols = np.broadcast_arrays(np.atleast_1d(np.asarray(rows, dtype=np.int64)),
+                                         np.atleast_1d(np.asarray(cols, dtype=np.int64)))
+        self._floorplan.check_cell(rows, cols, "paint: ")
+        codes = np.asarray(self._die.defect.values)
+        keep = self._present[rows, cols] & (codes[rows, cols] != DEFECT_CODES[kind])
+        if not keep.any():
+            return 0
+        rows, cols = rows[keep], cols[keep]
+        self.last_painted = (int(rows[-1]), int(cols[-1]))
+        new = set_defects(self._die, rows, cols, kind)
+        self._stroke_count = (self._stroke_count if self._stroke_open else 0) + int(rows.size)
+        verb = "erased" if kind == "ok" else f"painted {KIND_LABELS[kind]} on"
+        self._commit(new, f"{verb} {self._stroke_count} device(s), last at row {rows[-1]}, col {cols[-1]}",
+                     record=not self._stroke_open)
+        return int(rows.size)
+
+    def randomize(self, rates, seed, *, keep_existing=False):
+        """Replace the die's defects with random ones (or add them, ``keep_existing=True``).
+
+        Parameters
+        ----------
+        rates : dict of str to float
+            Fraction of devices per kind, e.g. ``{"short": 7.5e-4}``.
+        seed : int
+            Same seed, same die -> same defects.
+        """
+        new = randomize_defects(self._die, dict(rates), seed, keep_existing=keep_existing)
+        self._commit(new, f"randomized with seed {seed}")
+
+    def clear(self):
+        """Erase every defect (the devices get nominal healthy conductances)."""
+        self._commit(clear_defects(self._die), "cleared all defects")
+
+    def undo(self):
+        """Go back one step; returns False when there is nothing to undo."""
+        if not self._history:
+            self._set_status("Nothing to undo.")
+            return False
+        self._stroke_open = False
+        self._die = self._history.pop()
+        self._redraw()
+        self._set_status(f"Undone ({len(self._history)} more step(s) can be undone).")
+        self._notify()
+        return True
+
+    @property
+    def n_undo(self):
+        """Undo steps available."""
+        return len(self._history)
+
+    # ------------------------------------------------------------------ internals
+    def _commit(self, new, message, record=True):
+        if record:
+            self._history.append(self._die)
+        self._die = new
+        self._redraw()
+        self._set_status(message + ".")
+        self._notify()
+
+    def _notify(self):
+        for callback in list(self._callbacks):
+            callback(self._die)
+
+    def _display_array(self):
+        if self.color_by.value == "conductance":
+            return np.where(self._present, np.asarray(self._die.g_p.values) * 1e6, 0.0)
+        codes = np.asarray(self._die.defect.values).astype(np.float64)
+        return np.where(codes == NO_DEVICE, _DISPLAY_NO_DEVICE, codes)
+
+    def _redraw(self):
+        counts = self.counts
+        with self.heatmap.hold_sync():
+            self.heatmap.color = self._display_array()
+        self.legend.value = self._legend_html(counts)
+
+    def _legend_html(self, counts):
+        parts = [swatch(KIND_COLORS[k], KIND_LABELS[k], counts[k]) for k in DEFECT_KINDS]
+        if self.color_by.value == "conductance":
+            g = np.asarray(self._die.g_p.values)[self._present] * 1e6
+            parts.append(f"<span class='scale-note'>colour: g_p from 0 to {self._color_scale.max:.0f} uS "
+                         f"(viridis; shorts saturate, {g.max():.0f} uS max)</span>")
+        defective = sum(v for k, v in counts.items() if k != "ok")
+        return (f"<div><b>{html.escape(self._die_name())}</b>: {defective} defective of "
+                f"{sum(counts.values())} devices &nbsp; " + "".join(parts) + "</div>")
+
+    def _die_name(self):
+        die_id = self._die.coords["die"].values if "die" in self._die.coords else None
+        return "die" if die_id is None else f"die {int(die_id)}"
+
+    def _set_status(self, text):
+        self.status.value = html.escape(text)
+
+    def _show_error(self, exc, where):
+        self.status.value = error_html(exc, where)
+
+    def _describe_cell(self, cell):
+        row, col = cell
+        code = int(self._die.defect.values[row, col])
+        where = self._floorplan.locate(row, col)
+        if where is None:
+            return f"row {row}, col {col}: no device"
+        layer, i, j, sign = where
+        kind = KIND_LABELS[DEFECT_KINDS[code]] if code < len(DEFECT_KINDS) else "?"
+        return (f"row {row}, col {col}: layer {layer + 1}, input row {i} → neuron {j} ({sign}), "
+                f"{kind}, g_p {self._die.g_p.values[row, col] * 1e6:.0f} uS, "
+                f"g_ap {self._die.g_ap.values[row, col] * 1e6:.0f} uS")
+
+    # ------------------------------------------------------------------ handlers
+    @guarded("painting")
+    def _on_mouse(self, event):
+        kind, cell = event.get("type"), cell_at(event, self.figure.fig_margin, self._shape)
+        if kind == "mousedown" and event.get("button", 0) == 0:
+            self._stroke_open = False
+            if cell is not None:
+                self.paint(*cell)
+                self._stroke_open, self._last_cell = True, cell
+        elif kind == "mousemove" and self._stroke_open and int(event.get("buttons", 0)) & 1:
+            if cell is not None:
+                start = self._last_cell if self._last_cell is not None else cell
+                self.paint(*segment_cells(start, cell))
+                self._last_cell = cell
+        elif kind == "mousemove":
+            self._stroke_open = False
+            if cell is not None and cell != self._hover_cell:
+                self._hover_cell = cell
+                self._set_status(self._describe_cell(cell))
+        elif kind in ("mouseup", "mouseleave"):
+            self._stroke_open, self._last_cell = False, None
+
+    @guarded("Undo")
+    def _on_undo_click(self, _button):
+        self.undo()
+
+    @guarded("Clear")
+    def _on_clear_click(self, _button):
+        self.clear()
+
+    @guarded("Randomize")
+    def _on_randomize_click(self, _button):
+        rates = {kind: float(w.value) for kind, w in self.rates.items()}
+        self.randomize(rates, int(self.seed.value), keep_existing=bool(self.keep_existing.value))
+
+    @guarded("colouring")
+    def _on_color_by_change(self, _change):
+        self._apply_color_scale()
+        self._redraw()
+
+    def _apply_color_scale(self):
+        with self._color_scale.hold_sync():
+            if self.color_by.value == "conductance":
+                self._color_scale.colors = _VIRIDIS
+                self._color_scale.min = 0.0
+                self._color_scale.max = 1.25e6 * config_of(self._die).device.g_p_s
+            else:
+                self._color_scale.colors = _DEFECT_COLORS
+                self._color_scale.min, self._color_scale.max = 0, _DISPLAY_NO_DEVICE
