@@ -14,6 +14,7 @@ from .statistics import DefectStatistics, sample_dies
 from .datasets import ImageData, load_mnist, read_idx
 from .evaluation import evaluate, sensitivity
 from .training import Trainer
+from . import recipes
 from .io import load, save
 from .measurements import read_measurements, read_measurements_csv, read_measurements_netcdf, write_measurements_csv
 from .reference import reference_ensemble, reference_statistics

@@ -100,6 +100,9 @@ class Trainer:
         Initial temperature of sigmoid-relaxed comparators, annealed linearly to hard
         comparators over the first ``soft_fraction`` of the steps (0: hard from the start).
     soft_fraction : float, default 0.7
+    output_scale : float or None, default None
+        Fixed factor from output currents (unit weights) to the logits of the cross-entropy;
+        None learns it. A smaller value demands larger current margins between classes.
     exact_sampling : bool, default False
         Statistics-aware only: sample every die of every step in full (slow). By default a
         :class:`~mtjexplore.die_stream.DieStream` draws fresh defects every step on spread
@@ -120,7 +123,7 @@ class Trainer:
     def __init__(self, config=None, *, method="software", die=None, sampler=None,
                  dies_per_step=4, die_loss="mean", epochs=20, batch_size=128, lr=1e-2,
                  activity_penalty=0.0, surrogate_width=3.0, soft_start=0.0, soft_fraction=0.7,
-                 n_val_dies=8, exact_sampling=False, seed=None):
+                 n_val_dies=8, output_scale=None, exact_sampling=False, seed=None):
         self.config = config
         self.method = method
         self.die = die
@@ -135,6 +138,7 @@ class Trainer:
         self.soft_start = soft_start
         self.soft_fraction = soft_fraction
         self.n_val_dies = n_val_dies
+        self.output_scale = output_scale
         self.exact_sampling = exact_sampling
         self.seed = seed
 
@@ -148,6 +152,9 @@ class Trainer:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"{name} must be an int >= 1; got {value!r}")
+        if self.output_scale is not None and not (isinstance(self.output_scale, (int, float))
+                                                  and math.isfinite(self.output_scale) and self.output_scale > 0):
+            raise ParameterError(f"output_scale must be None or a finite number > 0; got {self.output_scale!r}")
         for name, strict in (("lr", True), ("surrogate_width", True), ("activity_penalty", False),
                              ("soft_start", False), ("soft_fraction", True)):
             value = getattr(self, name)
@@ -223,14 +230,17 @@ class Trainer:
         if coeffs is None:
             logits = model.logits(x, **kw)
             return F.cross_entropy(logits, y), logits
+        if x.shape[0] < coeffs.n_dies:  # a last batch smaller than dies_per_step
+            coeffs = coeffs.select(slice(0, x.shape[0]))
         k = coeffs.n_dies
         n = (x.shape[0] // k) * k
-        xs, ys = x[:n].view(k, n // k, -1), y[:n].view(k, n // k)
+        xs, ys = x[:n].view(k, n // k, -1), y[:n]
         logits = model.logits(xs, coeffs, **kw)
-        per_die = F.cross_entropy(logits.transpose(1, 2), ys, reduction="none").mean(1)
-        if self.die_loss == "worst" and k > 1:
-            per_die = per_die.topk(max(1, k // 2)).values
-        return per_die.mean(), logits
+        flat = logits.reshape(n, -1)
+        if self.die_loss == "mean" or k == 1:
+            return F.cross_entropy(flat, ys), flat
+        per_die = F.cross_entropy(flat, ys, reduction="none").view(k, -1).mean(1)
+        return per_die.topk(max(1, k // 2)).values.mean(), flat
 
     def fit(self, train, *, init=None, validation=None, callback=None):
         """Train on ``train``; returns ``self`` with ``weights_``, ``history_`` set.
@@ -252,11 +262,15 @@ class Trainer:
         if init is not None:
             weights_tensors(init, config)
             model.load(init)
+        if self.output_scale is not None:
+            with torch.no_grad():
+                model.log_scale.fill_(math.log(self.output_scale))
+            model.log_scale.requires_grad_(False)
         x = torch.tensor(np.asarray(train.x), dtype=torch.float32)
         y = torch.tensor(np.asarray(train.y), dtype=torch.int64)
         n_batches = math.ceil(len(train) / self.batch_size)
         n_steps = self.epochs * n_batches
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=self.lr)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, n_steps) / n_steps)))
         draw = self._die_source(config, generator, n_batches)

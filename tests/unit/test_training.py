@@ -95,3 +95,11 @@ def test_wrong_image_size_is_explained():
     train, _ = mx.load_mnist(size=8, n_train=100, n_test=10)
     with pytest.raises(mx.ParameterError, match="load the data with size=10"):
         mx.Trainer(mx.paper_config()).fit(train)
+
+
+def test_last_batch_smaller_than_dies_per_step(mnist_small):
+    train, _ = mnist_small
+    stats = mx.DefectStatistics(mx.paper_config(), {"short": 15})
+    tr = mx.Trainer(mx.paper_config(), method="statistics_aware", sampler=stats, dies_per_step=32,
+                    epochs=1, batch_size=128, seed=0).fit(train.subset(520, seed=0))  # last batch: 8
+    assert tr.history_.sizes["step"] == 5

@@ -1,0 +1,491 @@
+"""``mtjexplore reproduce``: the 36-die study of Borders et al. (2024), headless.
+
+Steps, all through the package's one forward model:
+
+1. the software baseline (ideal devices);
+2. the baseline mapped unchanged onto every die (``software``);
+3. defect-aware fine-tuning on each die's own maps (``defect_aware``, one set of weights per die);
+4. statistics-aware fine-tuning on dies sampled afresh from the statistics fitted to the
+   ensemble (``statistics_aware``, one set of weights for all dies);
+5. beyond the paper: the software and the statistics-aware weights *remapped* onto each die
+   without retraining (``remapped``, ``statistics_aware_remapped``; see :mod:`mtjexplore.remap`);
+6. every solution evaluated on every die, and the sensitivity sampling (the error distribution
+   over dies freshly drawn from the statistics) of the two die-independent solutions.
+
+The training recipes come from :mod:`mtjexplore.recipes`; ``quick`` only shortens them (epochs,
+images, samples) and goes through the same code. The step functions here (``train_software``,
+``train_defect_aware``, ...) are also what :mod:`mtjexplore.sweep` runs in each cell.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import recipes
+from .datasets import load_mnist
+from .die import DEFECT_KINDS, as_ensemble, config_of, defect_counts
+from .errors import FileExistsRefusedError, ParameterError
+from .evaluation import evaluate, sensitivity
+from .io import save
+from .measurements import read_measurements
+from .remap import remap
+from .reference import N_REFERENCE_DIES, reference_ensemble
+from .statistics import DefectStatistics
+from .training import Trainer
+
+METHODS = ("software", "defect_aware", "statistics_aware", "remapped", "statistics_aware_remapped")
+PAPER_GAP = 0.02  # the paper: statistics-aware mean error within 2 % of the software baseline
+STRETCH_GAP = 0.01
+
+
+# ---------------------------------------------------------------- settings and seeds
+@dataclass(frozen=True)
+class StudySettings:
+    """How much work a study does: the full study or the quick one (same code paths).
+
+    Parameters
+    ----------
+    n_train, n_test : int or None
+        Training / test images (None: all of MNIST, 60,000 / 10,000).
+    max_epochs : int or None
+        Cap on every recipe's epochs (None: the recipes as they are).
+    n_sensitivity : int
+        Dies sampled from the statistics for the sensitivity histograms.
+    n_remap_images : int
+        Training images the remapping estimates damage on.
+    """
+
+    n_train: int | None = None
+    n_test: int | None = None
+    max_epochs: int | None = None
+    n_sensitivity: int = 500
+    n_remap_images: int = 2000
+
+    def __post_init__(self):
+        optional = ("n_train", "n_test", "max_epochs")
+        for name in optional + ("n_sensitivity", "n_remap_images"):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+            if not (ok or (value is None and name in optional)):
+                raise ParameterError(f"{name} must be an int >= 1{' or None' if name in optional else ''}; "
+                                     f"got {value!r}")
+
+
+def full_settings():
+    """The study as published: all of MNIST, full recipes, 500 sensitivity samples."""
+    return StudySettings()
+
+
+def quick_settings():
+    """A quick run for tests and demos: 5,120 / 2,000 images, 2 epochs, 8 samples.
+
+    5,120 = 40 batches of 128: no short last batch to split among the statistics-aware dies.
+    """
+    return StudySettings(n_train=5120, n_test=2000, max_epochs=2, n_sensitivity=8, n_remap_images=1000)
+
+
+def recipe(method, settings):
+    """Trainer keyword arguments of ``method`` from :mod:`mtjexplore.recipes`, epochs capped."""
+    makers = {"software": recipes.software_recipe, "defect_aware": recipes.defect_aware_recipe,
+              "statistics_aware": recipes.statistics_aware_recipe}
+    if method not in makers:
+        raise ParameterError(f"method must be one of {', '.join(makers)} (the trained methods); got {method!r}")
+    kwargs = makers[method]()
+    if settings.max_epochs is not None:
+        kwargs["epochs"] = min(kwargs.get("epochs", settings.max_epochs), settings.max_epochs)
+    return kwargs
+
+
+def derive_seed(seed, *keys):
+    """A seed for one step, fixed by the run's ``seed`` and the step's coordinates.
+
+    Keys may be ints, floats (rounded to 1e-9) or strings, so every cell of a sweep or step of a
+    study gets its own stream whatever order the steps run in.
+
+    Examples
+    --------
+    >>> derive_seed(0, "defect_aware", 3) == derive_seed(0, "defect_aware", 3)
+    True
+    >>> derive_seed(0, "defect_aware", 3) == derive_seed(0, "defect_aware", 4)
+    False
+    """
+    def as_int(key):
+        if isinstance(key, str):
+            return zlib.crc32(key.encode())
+        if isinstance(key, (float, np.floating)):
+            return int(round(float(key) * 1e9)) % 2**63
+        return int(key) % 2**63
+
+    words = [as_int(seed)] + [as_int(k) for k in keys]
+    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> np.uint64(2))
+
+
+# ---------------------------------------------------------------- the measured dies
+def measured_dies(n_dies=36, *, ensemble=None, die_seed=0):
+    """The ensemble the study runs on and the statistics fitted to it.
+
+    Parameters
+    ----------
+    n_dies : int, default 36
+        The first ``n_dies`` dies of the ensemble are kept.
+    ensemble : xarray.Dataset or path, optional
+        Measured dies: a Dataset, or a ``.csv`` / NetCDF file read with
+        :func:`mtjexplore.read_measurements`; default: the reference ensemble
+        (:func:`mtjexplore.reference.reference_ensemble`).
+    die_seed : int, default 0
+        Seed of the reference ensemble.
+
+    Returns
+    -------
+    dies : xarray.Dataset
+    statistics : DefectStatistics
+        Fitted to ``dies``.
+    """
+    if ensemble is None:
+        # the first n of the 36 reference dies, so a short study runs on the full study's dies
+        big = isinstance(n_dies, (int, np.integer)) and n_dies > N_REFERENCE_DIES
+        dies = reference_ensemble(seed=die_seed, n_dies=int(n_dies) if big else N_REFERENCE_DIES)
+    else:
+        dies = as_ensemble(read_measurements(ensemble) if isinstance(ensemble, (str, Path)) else ensemble)
+    available = dies.sizes["die"]
+    if not isinstance(n_dies, (int, np.integer)) or isinstance(n_dies, bool) or not 1 <= n_dies <= available:
+        raise ParameterError(f"n_dies must be an int in 1..{available} (the dies in the ensemble); "
+                             f"got {n_dies!r}")
+    dies = dies.isel(die=slice(0, int(n_dies)))
+    return dies, DefectStatistics.fit(dies)
+
+
+# ---------------------------------------------------------------- study steps (shared with sweep)
+def train_software(config, train, seed, settings, callback=None):
+    """Software baseline weights (ideal devices)."""
+    kwargs = recipe("software", settings)
+    return Trainer(config, method="software", seed=seed, **kwargs).fit(train, callback=callback).weights_
+
+
+def train_defect_aware(software, die, train, seed, settings, callback=None):
+    """Defect-aware fine-tuning of ``software`` weights on one die's maps."""
+    kwargs = recipe("defect_aware", settings)
+    trainer = Trainer(config_of(die), method="defect_aware", die=die, seed=seed, **kwargs)
+    return trainer.fit(train, init=software, callback=callback).weights_
+
+
+def train_statistics_aware(software, statistics, train, seed, settings, callback=None):
+    """Statistics-aware fine-tuning of ``software`` weights on dies sampled from ``statistics``."""
+    kwargs = recipe("statistics_aware", settings)
+    trainer = Trainer(statistics.config, method="statistics_aware", sampler=statistics, seed=seed,
+                      **kwargs)
+    return trainer.fit(train, init=software, callback=callback).weights_
+
+
+def remap_dies(weights, dies, train, seed, settings, on_die=None):
+    """One :class:`~mtjexplore.remap.Remapping` of ``weights`` per die (``on_die()`` after each)."""
+    out = []
+    for k in range(dies.sizes["die"]):
+        out.append(remap(weights, dies.isel(die=k), train, n_images=settings.n_remap_images,
+                         seed=derive_seed(seed, "remap")))
+        if on_die is not None:
+            on_die()
+    return out
+
+
+# ---------------------------------------------------------------- progress
+class _Stages:
+    """One tqdm bar per stage of the study, and the seconds each stage took."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self.timings = {}
+        self._bar, self._name, self._start = None, None, None
+
+    def start(self, name, total, unit):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc=f"{name:<26}", unit=unit, disable=not self.enabled,
+                         leave=True, dynamic_ncols=True)
+        self._name, self._start = name, time.perf_counter()
+        return self._bar
+
+    def step(self, n=1):
+        self._bar.update(n)
+
+    def callback(self, info):
+        """Trainer callback: one tick per step (returns None: never stops training)."""
+        self._bar.update(1)
+
+    def done(self):
+        self._bar.close()
+        self.timings[self._name] = round(time.perf_counter() - self._start, 3)
+
+
+def _n_steps(method, settings, n_train):
+    kwargs = recipe(method, settings)
+    return kwargs.get("epochs", 20) * -(-n_train // kwargs.get("batch_size", 128))
+
+
+# ---------------------------------------------------------------- the study
+def _train_all(config, dies, stats, train, seed, settings, stages):
+    n_dies, n = dies.sizes["die"], len(train)
+    stages.start("software baseline", _n_steps("software", settings, n), "step")
+    software = train_software(config, train, derive_seed(seed, "software"), settings, stages.callback)
+    stages.done()
+    stages.start("defect-aware (per die)", n_dies * _n_steps("defect_aware", settings, n), "step")
+    per_die = [train_defect_aware(software, dies.isel(die=[k]), train,
+                                  derive_seed(seed, "defect_aware", int(dies.die[k])), settings,
+                                  stages.callback) for k in range(n_dies)]
+    stages.done()
+    stages.start("statistics-aware", _n_steps("statistics_aware", settings, n), "step")
+    stat_aware = train_statistics_aware(software, stats, train, derive_seed(seed, "statistics_aware"),
+                                        settings, stages.callback)
+    stages.done()
+    return {"software": software, "defect_aware": per_die, "statistics_aware": stat_aware}
+
+
+def _remap_all(weights, dies, train, seed, settings, stages):
+    out = {}
+    for method, base in (("remapped", "software"), ("statistics_aware_remapped", "statistics_aware")):
+        stages.start(f"remapping {base}", dies.sizes["die"], "die")
+        out[method] = remap_dies(weights[base], dies, train, seed, settings, stages.step)
+        stages.done()
+    return out
+
+
+def _evaluate_all(weights, remaps, dies, test, stages):
+    """``error``, ``loss`` ``[method, die]`` and ``ideal_error``, ``ideal_loss`` ``[method]``."""
+    n_dies = dies.sizes["die"]
+    error, loss = np.full((len(METHODS), n_dies), np.nan), np.full((len(METHODS), n_dies), np.nan)
+    ideal = np.full((2, len(METHODS)), np.nan)
+    stages.start("evaluation", len(METHODS), "method")
+    for m, method in enumerate(METHODS):
+        if method == "defect_aware":
+            parts = [evaluate(w, dies.isel(die=[k]), test) for k, w in enumerate(weights[method])]
+            res = xr.concat(parts, dim="die")
+        elif method in remaps:
+            base = weights["software" if method == "remapped" else "statistics_aware"]
+            res = evaluate(base, dies, test, floorplans=[r.floorplan for r in remaps[method]])
+        else:
+            res = evaluate(weights[method], dies, test)
+            on_ideal = evaluate(weights[method], None, test)
+            ideal[:, m] = float(on_ideal.error), float(on_ideal.loss)
+        error[m], loss[m] = res.error.values, res.loss.values
+        stages.step()
+    stages.done()
+    ideal[:, METHODS.index("remapped")] = ideal[:, METHODS.index("software")]  # same function
+    ideal[:, METHODS.index("statistics_aware_remapped")] = ideal[:, METHODS.index("statistics_aware")]
+    return error, loss, ideal
+
+
+def _sensitivity_all(weights, stats, test, seed, settings, stages):
+    """``sens_error``, ``sens_loss`` ``[method, sample]`` (NaN for the per-die methods)."""
+    k = settings.n_sensitivity
+    err, loss = np.full((len(METHODS), k), np.nan), np.full((len(METHODS), k), np.nan)
+    stages.start("sensitivity sampling", 2 * k, "die")
+    for method in ("software", "statistics_aware"):
+        m = METHODS.index(method)
+        # the same seed for both: the two solutions meet the same sampled dies
+        res = sensitivity(weights[method], stats, k, test, seed=derive_seed(seed, "sensitivity"))
+        err[m], loss[m] = res.error.values, res.loss.values
+        stages.step(k)
+    stages.done()
+    return err, loss
+
+
+# ---------------------------------------------------------------- the results Dataset
+def die_coords(dies):
+    """Per-die defect counts as coordinates: ``n_<kind>`` and ``n_<kind>_layer<l>`` (l = 1, 2).
+
+    Examples
+    --------
+    >>> import mtjexplore as mx
+    >>> coords = die_coords(mx.sample_dies(mx.paper_config(), 2, seed=0))
+    >>> sorted(coords)[:3]
+    ['n_defects', 'n_defects_layer1', 'n_defects_layer2']
+    """
+    dies = as_ensemble(dies)
+    counts = defect_counts(dies)
+    coords = {"n_defects": ("die", counts.sum("kind").values, {"long_name": "defective devices"})}
+    coords.update({f"n_{k}": ("die", counts.sel(kind=k).values) for k in DEFECT_KINDS[1:]})
+    layer_map = config_of(dies).floorplan.layer_map
+    codes = dies.defect.values
+    for layer in range(int(layer_map.max()) + 1):
+        inside = codes[:, layer_map == layer]
+        name = f"layer{layer + 1}"
+        coords[f"n_defects_{name}"] = ("die", ((inside > 0) & (inside < 255)).sum(1),
+                                       {"long_name": f"defective devices in {name}"})
+        for code, kind in enumerate(DEFECT_KINDS[1:], start=1):
+            coords[f"n_{kind}_{name}"] = ("die", (inside == code).sum(1))
+    return coords
+
+
+def _remap_vars(remaps):
+    """The ``remapped`` placements per die as variables (slots and swaps)."""
+    placements = remaps["remapped"]
+    stack = lambda name: np.stack([getattr(r, name) for r in placements])  # noqa: E731
+    return {"remap_hidden_slot": (("die", "hidden"), stack("hidden_slot"),
+                                  {"long_name": "slot of each hidden neuron (remapped software weights)"}),
+            "remap_hidden_swap": (("die", "hidden"), stack("hidden_swap")),
+            "remap_output_slot": (("die", "output"), stack("output_slot")),
+            "remap_output_swap": (("die", "output"), stack("output_swap"))}
+
+
+def _results_dataset(dies, stats, arrays, run_attrs):
+    from . import __version__
+
+    error, loss, ideal, sens_error, sens_loss, remaps = arrays
+    unit = {"units": "1"}
+    data = {
+        "error": (("method", "die"), error, {"long_name": "misclassification error", **unit}),
+        "loss": (("method", "die"), loss, {"long_name": "cross-entropy loss", **unit}),
+        "ideal_error": (("method",), ideal[0], {"long_name": "error on ideal devices", **unit}),
+        "ideal_loss": (("method",), ideal[1], {"long_name": "loss on ideal devices", **unit}),
+        "sens_error": (("method", "sample"), sens_error,
+                       {"long_name": "error on dies sampled from the statistics", **unit}),
+        "sens_loss": (("method", "sample"), sens_loss,
+                      {"long_name": "loss on dies sampled from the statistics", **unit}),
+        **_remap_vars(remaps)}
+    coords = {"method": list(METHODS), "die": dies.die.values,
+              "sample": np.arange(sens_error.shape[1]), **die_coords(dies)}
+    attrs = {"kind": "study results", "config": config_of(dies).to_json(),
+             "statistics": json.dumps({f.name: getattr(stats, f.name) for f in fields(stats)
+                                       if f.name != "config"}),
+             "recipes": json.dumps({m: recipe(m, run_attrs["settings"])
+                                    for m in ("software", "defect_aware", "statistics_aware")}),
+             "paper_gap": PAPER_GAP, "stretch_gap": STRETCH_GAP, "mtjexplore_version": __version__,
+             "dies": dies.attrs.get("provenance", ""),
+             **{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in run_attrs.items()
+                if k != "settings"},
+             "settings": json.dumps(asdict(run_attrs["settings"]))}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+# ---------------------------------------------------------------- the API and the command
+def reproduce(n_dies=36, seed=0, out=None, quick=False, progress=True, *, ensemble=None,
+              die_seed=0, settings=None, overwrite=False):
+    """Run the whole study; return the results and write them to ``out`` when given.
+
+    Parameters
+    ----------
+    n_dies : int, default 36
+        Dies of the ensemble the study runs on.
+    seed : int, default 0
+        Seed of every training, remapping and sampling step (each step derives its own).
+    out : str or os.PathLike, optional
+        Folder for ``results.nc``, the weights, the figures and ``summary.md`` (created).
+    quick : bool, default False
+        :func:`quick_settings` instead of :func:`full_settings` (ignored when ``settings`` given).
+    progress : bool, default True
+        Show a progress bar per stage.
+    ensemble : xarray.Dataset or path, optional
+        Measured dies to use instead of the reference ensemble.
+    die_seed : int, default 0
+        Seed of the reference ensemble.
+    settings : StudySettings, optional
+    overwrite : bool, default False
+        Replace an existing ``results.nc`` in ``out``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``error(method, die)``, ``loss(method, die)``, ``ideal_error(method)``,
+        ``sens_error(method, sample)``, the remapped placements, per-die (and per-layer) defect
+        counts as coords; attrs record config, statistics, recipes, seeds and timings.
+
+    Examples
+    --------
+    >>> tiny = StudySettings(n_train=1000, n_test=400, max_epochs=1, n_sensitivity=2, n_remap_images=300)
+    >>> res = reproduce(1, seed=0, settings=tiny, progress=False)
+    >>> res.error.dims, res.sizes["method"]
+    (('method', 'die'), 5)
+    """
+    settings = settings or (quick_settings() if quick else full_settings())
+    folder = _prepare_out(out, overwrite)
+    start = time.perf_counter()
+    dies, stats = measured_dies(n_dies, ensemble=ensemble, die_seed=die_seed)
+    train, test = load_mnist(n_train=settings.n_train, n_test=settings.n_test)
+    stages = _Stages(progress)
+    weights = _train_all(config_of(dies), dies, stats, train, seed, settings, stages)
+    remaps = _remap_all(weights, dies, train, seed, settings, stages)
+    error, loss, ideal = _evaluate_all(weights, remaps, dies, test, stages)
+    sens_error, sens_loss = _sensitivity_all(weights, stats, test, seed, settings, stages)
+    stages.timings["total"] = round(time.perf_counter() - start, 3)
+    run_attrs = {"seed": int(seed), "die_seed": int(die_seed), "quick": int(bool(quick)),
+                 "n_train": len(train), "n_test": len(test), "timings_s": stages.timings,
+                 "settings": settings}
+    results = _results_dataset(dies, stats, (error, loss, ideal, sens_error, sens_loss, remaps), run_attrs)
+    if folder is not None:
+        write_outputs(results, weights, folder, statistics=stats, overwrite=overwrite)
+    return results
+
+
+def _prepare_out(out, overwrite):
+    """Create ``out`` and refuse early (before any training) to overwrite its results."""
+    if out is None:
+        return None
+    folder = Path(out)
+    if (folder / "results.nc").exists() and not overwrite:
+        raise FileExistsRefusedError(f"{folder / 'results.nc'} already exists; pass --overwrite "
+                                     "(overwrite=True) or choose another --out folder")
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"out must be a folder; {folder} is a file")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_outputs(results, weights, folder, *, statistics=None, overwrite=False):
+    """Write ``results.nc``, ``weights/*.nc``, ``statistics.nc``, the PNG figures and
+    ``summary.md`` into ``folder``.
+
+    Returns the dict of written paths (figures only when matplotlib is installed).
+    """
+    from . import report
+
+    folder = Path(folder)
+    (folder / "weights").mkdir(parents=True, exist_ok=True)
+    paths = {"results": save(results, folder / "results.nc", overwrite=overwrite)}
+    per_die = xr.concat(weights["defect_aware"], dim="die").assign_coords(die=results.die.values)
+    for name, ds in (("software", weights["software"]), ("statistics_aware", weights["statistics_aware"]),
+                     ("defect_aware", per_die)):
+        paths[f"weights_{name}"] = save(ds, folder / "weights" / f"{name}.nc", overwrite=True)
+    if statistics is not None:
+        paths["statistics"] = save(statistics.to_dataset(), folder / "statistics.nc", overwrite=True)
+    try:
+        figures = report.save_figures(results, folder)
+    except ImportError:
+        figures = {}
+    paths.update(figures)
+    paths["summary"] = report.write_summary(results, folder / "summary.md", figures=figures)
+    return paths
+
+
+def add_arguments(parser):
+    """Options of ``mtjexplore reproduce``."""
+    parser.add_argument("--dies", type=int, default=36, help="dies in the study (default 36)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of all training and sampling (default 0)")
+    parser.add_argument("--out", default="mtjexplore-results",
+                        help="output folder (default ./mtjexplore-results)")
+    parser.add_argument("--quick", action="store_true",
+                        help="short run for tests: 5,120 / 2,000 images, 2 epochs, 8 samples")
+    parser.add_argument("--ensemble", default=None,
+                        help="measured dies, .csv (die,row,col,r_p_ohm,r_ap_ohm) or NetCDF "
+                             "(default: the synthetic reference ensemble)")
+    parser.add_argument("--die-seed", type=int, default=0, help="seed of the reference ensemble")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing results.nc")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args):
+    """Run ``mtjexplore reproduce``; print the summary table and where the files are."""
+    from . import report
+
+    results = reproduce(args.dies, args.seed, args.out, quick=args.quick,
+                        progress=not args.no_progress, ensemble=args.ensemble,
+                        die_seed=args.die_seed, overwrite=args.overwrite)
+    print(report.summary_table_markdown(results))
+    print(f"\nresults, figures and summary written to {Path(args.out).resolve()}")
+    return 0

@@ -1,0 +1,560 @@
+"""``mtjexplore sweep``: the study over a grid of methods x defect densities x seeds x dies, on Dask.
+
+Every *cell* ``(method, density, seed, die)`` is one task whose result depends on its coordinates
+only, so a cell computes the same numbers serially, on a local cluster or on a remote one:
+
+* the die: drawn from the base statistics (default
+  :func:`mtjexplore.reference.reference_statistics`) with every mean defect count multiplied by
+  ``density``, from a seed fixed by ``(die_seed, density, die)`` -- the same die for every method
+  and training seed;
+* the weights: software weights per training ``seed`` and statistics-aware weights per
+  ``(seed, density)`` (trained on the scaled statistics) are shared tasks, computed once and
+  cached; defect-aware weights and remappings are made inside the cell. Every step uses the
+  study's step functions (:mod:`mtjexplore.reproduce`) and seeds derived from its coordinates;
+* every task runs torch on one thread, so the floating-point results do not depend on where it ran.
+
+Resuming: each finished cell is written at once as a small NetCDF file in the folder
+``<out stem>.cells/`` next to the output (and the shared weights in its ``weights/``); a restarted
+sweep loads those and runs only the missing cells. A ``manifest.json`` there records the settings
+(data sizes, epochs, training recipes, statistics, configuration) and a sweep with other settings
+refuses to mix its cells in. The merged Dataset (``error``, ``loss`` with dims ``(method, density, seed, die)``)
+is written to NetCDF (``.nc``) or Zarr (``.zarr``) at the end, replacing the previous merge.
+
+Workers only compute: results come back to the client, which writes every file, so a remote
+cluster (``scheduler="tcp://host:8786"``) needs mtjexplore installed on its workers but no shared
+file system. A script that starts a local cluster must guard its entry point with
+``if __name__ == "__main__":`` (worker processes are spawned and import the main module).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from .errors import MTJExploreError, ParameterError
+from .evaluation import evaluate
+from .io import load, save
+from .reference import reference_statistics
+from .remap import remap
+from .reproduce import (METHODS, StudySettings, derive_seed, die_coords, recipe,
+                        train_defect_aware, train_software, train_statistics_aware)
+
+OUTPUT_SUFFIXES = (".nc", ".zarr")
+_NEEDS_STATISTICS = {"statistics_aware", "statistics_aware_remapped"}
+
+
+class SweepMismatchError(MTJExploreError, ValueError):
+    """Stored cells were computed with other settings than the sweep being resumed."""
+
+
+# ---------------------------------------------------------------- the grid
+@dataclass(frozen=True)
+class SweepGrid:
+    """The axes of a sweep and the settings every cell shares.
+
+    Parameters
+    ----------
+    methods : tuple of str
+        Any of ``software``, ``defect_aware``, ``statistics_aware``, ``remapped``,
+        ``statistics_aware_remapped``.
+    densities : tuple of float
+        Multipliers of the base statistics' mean defect counts (1.0: as measured).
+    seeds : tuple of int
+        Training seeds.
+    dies : tuple of int
+        Die indices (each ``(density, die)`` is its own sampled die).
+    n_train, n_test : int or None
+        Images (None: all of MNIST).
+    max_epochs : int or None
+        Cap on the recipes' epochs (None: as the recipes say).
+    n_remap_images : int, default 2000
+    die_seed : int, default 0
+        Seed of the dies.
+
+    Examples
+    --------
+    >>> grid = SweepGrid(methods=("software",), densities=(1.0, 2.0), seeds=(0,), dies=(0, 1, 2))
+    >>> len(grid.cells())
+    6
+    """
+
+    methods: tuple = METHODS
+    densities: tuple = (1.0,)
+    seeds: tuple = (0,)
+    dies: tuple = tuple(range(36))
+    n_train: int | None = None
+    n_test: int | None = None
+    max_epochs: int | None = None
+    n_remap_images: int = 2000
+    die_seed: int = 0
+
+    def __post_init__(self):
+        for name in ("methods", "densities", "seeds", "dies"):
+            values = tuple(getattr(self, name))
+            if not values or len(set(values)) != len(values):
+                raise ParameterError(f"{name} must be a non-empty sequence without repeats; got {values!r}")
+            object.__setattr__(self, name, values)
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ParameterError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+        if not all(isinstance(d, (int, float, np.integer, np.floating)) and not isinstance(d, bool)
+                   and 0 <= d <= 1e3
+                   for d in self.densities):
+            raise ParameterError(f"densities must be numbers in [0, 1000] (multipliers of the mean "
+                                 f"defect counts); got {self.densities!r}")
+        object.__setattr__(self, "densities", tuple(float(d) for d in self.densities))
+        for name in ("seeds", "dies"):
+            if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+                       for v in getattr(self, name)):
+                raise ParameterError(f"{name} must be non-negative ints; got {getattr(self, name)!r}")
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        self.settings()  # validates the data sizes and epochs
+
+    def settings(self):
+        """The :class:`~mtjexplore.reproduce.StudySettings` of every cell."""
+        return StudySettings(self.n_train, self.n_test, self.max_epochs, 1, self.n_remap_images)
+
+    def cells(self):
+        """All ``(method, density, seed, die)`` of the grid."""
+        return [(m, d, s, k) for m in self.methods for d in self.densities for s in self.seeds
+                for k in self.dies]
+
+    def fingerprint(self, statistics):
+        """The settings a stored cell must share to be reused: everything but the axes, i.e. the
+        grid's data sizes and seeds, the training recipes, the statistics and the version."""
+        from . import __version__
+
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("methods", "densities", "seeds", "dies")}
+        recipes = {m: recipe(m, self.settings()) for m in ("software", "defect_aware", "statistics_aware")}
+        stats = statistics.to_dataset()
+        return {**fields, "recipes": recipes,
+                "statistics": {k: str(v) for k, v in sorted(stats.attrs.items())},
+                "statistics_hash": _array_hash(stats), "mtjexplore_version": __version__}
+
+
+def _text_hash(text):
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _array_hash(ds):
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(ds.variables):
+        h.update(name.encode() + np.ascontiguousarray(ds[name].values).tobytes())
+    return h.hexdigest()[:16]
+
+
+def scaled_statistics(statistics, density):
+    """``statistics`` with every mean defect count multiplied by ``density``."""
+    counts = {k: v * density for k, v in statistics.mean_counts.items()}
+    return dataclasses.replace(statistics, mean_counts=counts)
+
+
+# ---------------------------------------------------------------- the tasks (run on workers)
+@contextmanager
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@functools.lru_cache(maxsize=2)
+def _data(n_train, n_test):
+    from .datasets import load_mnist
+
+    return load_mnist(n_train=n_train, n_test=n_test)
+
+
+def software_weights(grid, statistics, seed):
+    """Software weights of training ``seed`` (a shared task)."""
+    with _one_thread():
+        train, _ = _data(grid.n_train, grid.n_test)
+        return train_software(statistics.config, train, derive_seed(seed, "software"), grid.settings())
+
+
+def statistics_weights(grid, statistics, density, seed, software):
+    """Statistics-aware weights of ``(seed, density)``, fine-tuned from ``software`` (shared)."""
+    with _one_thread():
+        train, _ = _data(grid.n_train, grid.n_test)
+        return train_statistics_aware(software, scaled_statistics(statistics, density), train,
+                                      derive_seed(seed, "statistics_aware", density), grid.settings())
+
+
+def sweep_die(statistics, die_seed, density, die):
+    """The die of cell coordinates ``(density, die)`` (the same for every method and seed)."""
+    return scaled_statistics(statistics, density).sample(1, seed=derive_seed(die_seed, "die", density, die))
+
+
+def compute_cell(grid, statistics, cell, software, stat_aware):
+    """One cell ``(method, density, seed, die)``: its error and loss as a small Dataset."""
+    method, density, seed, die_index = cell
+    start = time.perf_counter()
+    with _one_thread():
+        train, test = _data(grid.n_train, grid.n_test)
+        die = sweep_die(statistics, grid.die_seed, density, die_index)
+        weights, floorplan = (stat_aware if method in _NEEDS_STATISTICS else software), None
+        if method == "defect_aware":
+            weights = train_defect_aware(software, die, train,
+                                         derive_seed(seed, "defect_aware", density, die_index), grid.settings())
+        elif method.endswith("remapped"):
+            floorplan = remap(weights, die, train, n_images=grid.n_remap_images,
+                              seed=derive_seed(seed, "remap")).floorplan
+        res = evaluate(weights, die, test, floorplans=floorplan)
+    return _cell_dataset(cell, res, die, time.perf_counter() - start)
+
+
+def cell_name(cell):
+    """File name of a stored cell."""
+    method, density, seed, die = cell
+    return f"{method}__density={density!r}__seed={seed}__die={die}.nc"
+
+
+def _cell_dataset(cell, res, die, seconds):
+    method, density, seed, die_index = cell
+    counts = {k: int(v[1][0]) for k, v in die_coords(die).items()}
+    return xr.Dataset({"error": float(res.error[0]), "loss": float(res.loss[0]),
+                       "cell_seconds": seconds},
+                      attrs={"method": method, "density": density, "seed": seed, "die": die_index,
+                             "counts": json.dumps(counts)})
+
+
+# ---------------------------------------------------------------- storage
+def cells_folder(out):
+    """The folder holding the finished cells of the sweep written to ``out``."""
+    out = Path(out)
+    return out.parent / f"{out.stem}.cells"
+
+
+def _prepare_folder(out, grid, statistics, resume):
+    """Create (or check, when resuming) the cells folder and its manifest."""
+    out = Path(out)
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise ParameterError(f"out must end in .nc (NetCDF) or .zarr (Zarr); got {str(out)!r}")
+    if not out.parent.is_dir():
+        raise ParameterError(f"cannot write {out}: folder {out.parent} does not exist")
+    folder = cells_folder(out)
+    manifest = folder / "manifest.json"
+    fingerprint = json.loads(json.dumps(grid.fingerprint(statistics)))
+    if folder.exists() and not resume:
+        if not manifest.is_file():
+            raise ParameterError(f"{folder} exists but is not a sweep's cells folder; move it away")
+        shutil.rmtree(folder)
+    if manifest.is_file():
+        stored = json.loads(manifest.read_text())
+        differ = sorted(k for k in set(stored) | set(fingerprint) if stored.get(k) != fingerprint.get(k))
+        if differ:
+            raise SweepMismatchError(
+                f"the cells in {folder} were computed with other settings ({', '.join(differ)} "
+                f"differ); use another out path, or resume=False (--no-resume) to start over")
+    (folder / "weights").mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(fingerprint, indent=1))
+    return folder
+
+
+def _finished(folder, cells):
+    return {cell for cell in cells if (folder / cell_name(cell)).is_file()}
+
+
+def merge_cells(grid, folder):
+    """Read the stored cells of ``grid`` into one Dataset (NaN where a cell is missing)."""
+    shape = (len(grid.methods), len(grid.densities), len(grid.seeds), len(grid.dies))
+    arrays = {name: np.full(shape, np.nan) for name in ("error", "loss", "cell_seconds")}
+    counts = {}
+    for cell in grid.cells():
+        path = Path(folder) / cell_name(cell)
+        if not path.is_file():
+            continue
+        ds = load(path)
+        index = (grid.methods.index(cell[0]), grid.densities.index(cell[1]),
+                 grid.seeds.index(cell[2]), grid.dies.index(cell[3]))
+        for name in arrays:
+            arrays[name][index] = float(ds[name])
+        for key, value in json.loads(ds.attrs["counts"]).items():
+            counts.setdefault(key, np.full(shape[1:2] + shape[3:], -1, dtype=np.int64))[index[1], index[3]] = value
+    dims = ("method", "density", "seed", "die")
+    attrs = {"error": {"long_name": "misclassification error", "units": "1"},
+             "loss": {"long_name": "cross-entropy loss", "units": "1"},
+             "cell_seconds": {"long_name": "wall time of the cell", "units": "s"}}
+    data = {name: (dims, value, attrs[name]) for name, value in arrays.items()}
+    coords = {"method": list(grid.methods), "density": list(grid.densities), "seed": list(grid.seeds),
+              "die": list(grid.dies), **{k: (("density", "die"), v) for k, v in counts.items()}}
+    return xr.Dataset(data, coords=coords)
+
+
+def _write(ds, out):
+    out = Path(out)
+    if out.suffix == ".zarr":
+        ds.to_zarr(out, mode="w", zarr_format=2, consolidated=True)
+    else:
+        save(ds, out, overwrite=True)
+    return out
+
+
+# ---------------------------------------------------------------- execution
+class _Done:
+    """A finished 'future' (the serial executor runs every task when it is submitted)."""
+
+    def __init__(self, value, key=None):
+        self.value, self.key = value, key
+
+    def result(self):
+        return self.value
+
+
+class _SerialClient:
+    """In-process stand-in for a ``dask.distributed.Client``: submit runs the task at once."""
+
+    def submit(self, fn, *args, key=None):
+        return _Done(fn(*(a.value if isinstance(a, _Done) else a for a in args)), key)
+
+    def scatter(self, value):
+        return _Done(value)
+
+    @staticmethod
+    def as_completed(futures):
+        return iter(futures)
+
+
+class _DaskClient:
+    def __init__(self, client):
+        self.client = client
+
+    def submit(self, fn, *args, key=None):
+        return self.client.submit(fn, *args, key=key)
+
+    def scatter(self, value):
+        return self.client.scatter(value, broadcast=False)
+
+    @staticmethod
+    def as_completed(futures):
+        from dask.distributed import as_completed
+
+        return as_completed(futures)
+
+
+@contextmanager
+def _executor(scheduler, n_workers):
+    """Yield ``(executor, description)``: serial, a new LocalCluster, or a given scheduler."""
+    if scheduler == "serial":
+        yield _SerialClient(), "serial (in process)"
+        return
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        yield _DaskClient(scheduler), f"dask client {scheduler.scheduler.address}"
+        return
+    if scheduler is None:
+        if not isinstance(n_workers, (int, np.integer)) or isinstance(n_workers, bool) or n_workers < 1:
+            raise ParameterError(f"n_workers must be an int >= 1; got {n_workers!r}")
+        with LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                Client(cluster) as client:
+            yield _DaskClient(client), f"LocalCluster ({n_workers} processes on 127.0.0.1)"
+        return
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise ParameterError(f"could not reach the Dask scheduler at {scheduler!r} ({exc}); give "
+                             "its address as tcp://HOST:PORT, or omit --scheduler for a local cluster") from exc
+    with client:
+        yield _DaskClient(client), f"dask scheduler {scheduler}"
+
+
+def _shared_weights(ex, grid, statistics, pending, weights_dir, token):
+    """Submit (or load from the cache) the software and statistics-aware weights pending cells need.
+
+    Returns ``(software, stat_aware, to_store)``: futures by seed and by (seed, density), and
+    ``{key: path}`` of freshly trained weights to cache when they arrive.
+    """
+    software, stat_aware, to_store = {}, {}, {}
+    for seed in sorted({c[2] for c in pending}):
+        path = weights_dir / f"software__seed={seed}.nc"
+        if path.is_file():
+            software[seed] = ex.scatter(load(path))
+        else:
+            software[seed] = ex.submit(software_weights, grid, statistics, seed,
+                                       key=f"software-{token}-{seed}")
+            to_store[software[seed].key] = path
+    for seed, density in sorted({(c[2], c[1]) for c in pending if c[0] in _NEEDS_STATISTICS}):
+        path = weights_dir / f"statistics_aware__density={density!r}__seed={seed}.nc"
+        if path.is_file():
+            stat_aware[seed, density] = ex.scatter(load(path))
+        else:
+            stat_aware[seed, density] = ex.submit(statistics_weights, grid, statistics, density, seed,
+                                                  software[seed], key=f"statistics-{token}-{seed}-{density!r}")
+            to_store[stat_aware[seed, density].key] = path
+    return software, stat_aware, to_store
+
+
+def _run_cells(ex, grid, statistics, pending, folder, progress):
+    """Run the pending cells; every result is stored as soon as it arrives."""
+    from tqdm import tqdm
+
+    token = _text_hash(json.dumps(grid.fingerprint(statistics), sort_keys=True))
+    software, stat_aware, to_store = _shared_weights(ex, grid, statistics, pending, folder / "weights", token)
+    cells, futures = {}, [software[s] for s in software if software[s].key in to_store]
+    for cell in pending:
+        method, density, seed, _ = cell
+        sa = stat_aware.get((seed, density)) if method in _NEEDS_STATISTICS else None
+        futures.append(ex.submit(compute_cell, grid, statistics, cell, software[seed], sa,
+                                 key=f"cell-{token}-{cell_name(cell)[:-3]}"))
+        cells[futures[-1].key] = cell
+    futures += [f for f in stat_aware.values() if f.key in to_store]
+    with tqdm(total=len(pending), desc="sweep cells", unit="cell", disable=not progress) as bar:
+        for future in ex.as_completed(futures):
+            if future.key in to_store:
+                save(future.result(), to_store[future.key], overwrite=True)
+                continue
+            save(future.result(), folder / cell_name(cells[future.key]), overwrite=True)
+            bar.update(1)
+
+
+def run_sweep(grid, out, scheduler=None, n_workers=2, resume=True, *, statistics=None, progress=True):
+    """Run a sweep on Dask (or serially) and merge the cells into one Dataset saved to ``out``.
+
+    Parameters
+    ----------
+    grid : SweepGrid
+    out : str or os.PathLike
+        ``.nc`` (NetCDF) or ``.zarr`` (Zarr) output; cells go to ``<stem>.cells/`` next to it.
+    scheduler : None, str or dask.distributed.Client
+        None: a new ``LocalCluster`` of ``n_workers`` processes on 127.0.0.1 (closed at the end);
+        an address (``tcp://host:8786``): an existing cluster; a ``Client``: use it as is;
+        ``"serial"``: in this process, no Dask.
+    n_workers : int, default 2
+        Worker processes of the local cluster (one thread each).
+    resume : bool, default True
+        Skip cells already stored; False deletes the stored cells first.
+    statistics : DefectStatistics, optional
+        Base statistics the dies are drawn from (default: the reference statistics).
+    progress : bool, default True
+
+    Returns
+    -------
+    xarray.Dataset
+        ``error``, ``loss``, ``cell_seconds`` with dims ``(method, density, seed, die)``; per-die
+        defect counts as coords ``(density, die)``; attrs ``n_cells``, ``n_cells_run``,
+        ``n_cells_skipped``, ``scheduler``, ``elapsed_s``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> grid = SweepGrid(methods=("software",), dies=(0, 1), n_train=500, n_test=200, max_epochs=1)
+    >>> res = run_sweep(grid, os.path.join(tempfile.mkdtemp(), "s.nc"), scheduler="serial",
+    ...                 progress=False)
+    >>> res.error.dims, res.attrs["n_cells_run"]
+    (('method', 'density', 'seed', 'die'), 2)
+    """
+    if not isinstance(grid, SweepGrid):
+        raise ParameterError(f"grid must be a SweepGrid; got {type(grid).__name__}")
+    statistics = reference_statistics() if statistics is None else statistics
+    start = time.perf_counter()
+    folder = _prepare_folder(out, grid, statistics, resume)
+    cells = grid.cells()
+    done = _finished(folder, cells)
+    pending = [c for c in cells if c not in done]
+    description = "none needed"
+    if pending:
+        with _executor(scheduler, n_workers) as (ex, description):
+            _run_cells(ex, grid, statistics, pending, folder, progress)
+    merged = merge_cells(grid, folder)
+    merged.attrs.update({
+        "kind": "sweep results", "n_cells": len(cells), "n_cells_run": len(pending),
+        "n_cells_skipped": len(done), "scheduler": description,
+        "elapsed_s": round(time.perf_counter() - start, 3), "cells_folder": str(folder),
+        "settings": json.dumps(json.loads(json.dumps(grid.fingerprint(statistics))))})
+    _write(merged, out)
+    return merged
+
+
+# ---------------------------------------------------------------- the command
+def parse_ints(text, name, count=False):
+    """Parse ``"0-3"`` (0..3) or ``"1,4,5"``; with ``count``, a bare ``"8"`` means 0..7.
+
+    Examples
+    --------
+    >>> parse_ints("0-2,7", "dies"), parse_ints("3", "dies", count=True)
+    ((0, 1, 2, 7), (0, 1, 2))
+    """
+    try:
+        if count and text.strip().isdigit():
+            return tuple(range(int(text)))
+        out = []
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+        return tuple(out)
+    except ValueError:
+        raise ParameterError(f"--{name} must be a count, a range like 0-7 or a list like 0,3,5; "
+                             f"got {text!r}") from None
+
+
+def _parse_floats(text, name):
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ParameterError(f"--{name} must be a comma-separated list of numbers; got {text!r}") from None
+
+
+def add_arguments(parser):
+    """Options of ``mtjexplore sweep``."""
+    parser.add_argument("--out", default="sweep.nc", help="output .nc or .zarr (default sweep.nc); "
+                        "finished cells are kept in <stem>.cells/ next to it")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"any of {', '.join(METHODS)}")
+    parser.add_argument("--densities", default="1", help="defect-density multipliers, e.g. 0.5,1,2")
+    parser.add_argument("--seeds", default="0", help="training seeds, e.g. 0-4 or 0,1")
+    parser.add_argument("--dies", default="36", help="a count (8: dies 0..7), a range or a list")
+    parser.add_argument("--n-train", type=int, default=None, help="training images (default all)")
+    parser.add_argument("--n-test", type=int, default=None, help="test images (default all)")
+    parser.add_argument("--max-epochs", type=int, default=None, help="cap on the recipes' epochs")
+    parser.add_argument("--quick", action="store_true", help="5,120 / 2,000 images, 2 epochs")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address (tcp://host:8786), or 'serial'; default: a "
+                             "LocalCluster on 127.0.0.1")
+    parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    parser.add_argument("--no-resume", action="store_true", help="discard stored cells and start over")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def grid_from_args(args):
+    """The :class:`SweepGrid` the command-line options describe."""
+    quick = {"n_train": 5120, "n_test": 2000, "max_epochs": 2, "n_remap_images": 1000} if args.quick else {}
+    sizes = {k: v for k, v in (("n_train", args.n_train), ("n_test", args.n_test),
+                               ("max_epochs", args.max_epochs)) if v is not None}
+    return SweepGrid(methods=tuple(m.strip() for m in args.methods.split(",")),
+                     densities=_parse_floats(args.densities, "densities"),
+                     seeds=parse_ints(args.seeds, "seeds"),
+                     dies=parse_ints(args.dies, "dies", count=True), **{**quick, **sizes})
+
+
+def run(args):
+    """Run ``mtjexplore sweep``; print where the merged results are and the mean error table."""
+    grid = grid_from_args(args)
+    res = run_sweep(grid, args.out, scheduler=args.scheduler, n_workers=args.workers,
+                    resume=not args.no_resume, progress=not args.no_progress)
+    print(f"{res.attrs['n_cells_run']} cells run, {res.attrs['n_cells_skipped']} reused, on "
+          f"{res.attrs['scheduler']}, in {res.attrs['elapsed_s']:.1f} s")
+    print("mean error over seeds and dies (rows: method, columns: density):")
+    print(res.error.mean(("seed", "die")).to_pandas().round(4))
+    print(f"merged results: {Path(args.out).resolve()}")
+    return 0
+

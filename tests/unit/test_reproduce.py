@@ -1,0 +1,148 @@
+"""Tests for the headless reproduction (mtjexplore.reproduce) and its report (mtjexplore.report)."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import mtjexplore as mx
+from mtjexplore import report
+from mtjexplore.cli import main
+from mtjexplore.errors import FileExistsRefusedError, ParameterError
+from mtjexplore.reproduce import (METHODS, StudySettings, derive_seed, die_coords, measured_dies,
+                                  quick_settings, recipe, reproduce)
+from mtjexplore.recipes import statistics_aware_recipe
+
+TINY = StudySettings(n_train=1000, n_test=400, max_epochs=1, n_sensitivity=3, n_remap_images=300)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """The quick reproduction end to end through the command line, on 3 dies."""
+    out = tmp_path_factory.mktemp("quick") / "results"
+    assert main(["reproduce", "--quick", "--dies", "3", "--seed", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    return out
+
+
+def test_quick_reproduction_writes_every_output(quick_run):
+    files = {p.relative_to(quick_run).as_posix() for p in quick_run.rglob("*") if p.is_file()}
+    assert {"results.nc", "summary.md", "statistics.nc", "weights/software.nc",
+            "weights/statistics_aware.nc", "weights/defect_aware.nc"} <= files
+    assert {f"{name}.png" for name in report.FIGURES} <= files
+    for name in report.FIGURES:
+        assert (quick_run / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_quick_results_have_the_documented_layout(quick_run):
+    res = mx.load(quick_run / "results.nc")
+    assert res.error.dims == ("method", "die") and list(res.method.values) == list(METHODS)
+    assert res.sizes == {"method": 5, "die": 3, "sample": 8, "hidden": 90, "output": 10}
+    assert np.isfinite(res.error.values).all() and ((res.error >= 0) & (res.error <= 1)).all()
+    assert np.isnan(res.ideal_error.sel({"method": "defect_aware"}))
+    sens = res.sens_error.dropna("method", how="all")
+    assert list(sens.method.values) == ["software", "statistics_aware"]
+    assert res.attrs["seed"] == 1 and res.attrs["quick"] == 1 and res.attrs["n_train"] == 5120
+    assert json.loads(res.attrs["recipes"])["statistics_aware"] == recipe("statistics_aware", quick_settings())
+    assert set(json.loads(res.attrs["timings_s"])) >= {"software baseline", "total"}
+    assert res.remap_hidden_swap.dtype == bool
+    # per-layer counts add up to the die's totals
+    np.testing.assert_array_equal(res.n_short_layer1 + res.n_short_layer2, res.n_short)
+
+
+def test_quick_remapping_beats_the_unaware_mapping(quick_run):
+    error = mx.load(quick_run / "results.nc").error.mean("die")
+    assert float(error.sel({"method": "remapped"})) < float(error.sel({"method": "software"}))
+    assert float(error.sel({"method": "defect_aware"})) <= float(error.sel({"method": "software"})) + 0.01
+
+
+def test_quick_summary_reports_the_paper_comparison(quick_run):
+    text = (quick_run / "summary.md").read_text()
+    res = mx.load(quick_run / "results.nc")
+    gap = float(report.method_summary(res).gap.sel({"method": "statistics_aware"}))
+    assert f"**Here:** {100 * gap:+.2f} %" in text and "within 2 % of the software baseline" in text
+    assert "| software weights, unaware |" in text and "shorts layer 2" in text
+    assert "![die_yield](die_yield.png)" in text
+
+
+def test_reproduction_refuses_to_overwrite_before_training(quick_run, capsys):
+    with pytest.raises(FileExistsRefusedError, match="results.nc already exists; pass --overwrite"):
+        reproduce(3, out=quick_run, settings=TINY, progress=False)
+    assert main(["reproduce", "--quick", "--out", str(quick_run), "--no-progress"]) == 2
+    assert "error: " in capsys.readouterr().err
+
+
+def test_same_seed_gives_the_same_study_and_another_seed_does_not():
+    a = reproduce(1, seed=0, settings=TINY, progress=False)
+    b = reproduce(1, seed=0, settings=TINY, progress=False)
+    c = reproduce(1, seed=5, settings=TINY, progress=False)
+    xr.testing.assert_identical(a.drop_attrs(), b.drop_attrs())
+    assert not np.array_equal(a.error.values, c.error.values)
+
+
+def test_quick_settings_only_cap_the_recipes():
+    assert recipe("statistics_aware", StudySettings())["epochs"] == statistics_aware_recipe()["epochs"]
+    capped = recipe("statistics_aware", quick_settings())
+    assert capped == {**statistics_aware_recipe(), "epochs": min(2, statistics_aware_recipe()["epochs"])}
+
+
+def test_measured_dies_takes_a_given_ensemble_and_checks_the_count():
+    ens = mx.sample_dies(mx.paper_config(), 2, seed=3)
+    dies, stats = measured_dies(2, ensemble=ens)
+    assert dies.sizes["die"] == 2 and stats.config.n_devices == 20000
+    with pytest.raises(ParameterError, match=r"n_dies must be an int in 1..2 \(the dies in the ensemble\); got 3"):
+        measured_dies(3, ensemble=ens)
+    ref, _ = measured_dies(2)
+    np.testing.assert_array_equal(ref.g_p.values, mx.reference_ensemble(seed=0).g_p.values[:2])
+
+
+def test_die_coords_split_defects_by_layer():
+    die = mx.ideal_die(mx.paper_config())
+    fp = mx.paper_config().floorplan
+    die = mx.set_defects(die, *zip(fp.position(0, 0, 0, "+"), fp.position(1, 3, 2, "-")), "short")
+    coords = die_coords(die)
+    assert coords["n_short"][1].tolist() == [2]
+    assert coords["n_short_layer1"][1].tolist() == [1] and coords["n_short_layer2"][1].tolist() == [1]
+
+
+def test_derive_seed_depends_on_every_coordinate():
+    seeds = {derive_seed(s, m, d, k) for s in (0, 1) for m in ("a", "b") for d in (0.5, 1.0) for k in (0, 1)}
+    assert len(seeds) == 16 and all(0 <= s < 2**62 for s in seeds)
+
+
+# ---------------------------------------------------------------- report on a hand-made result
+def fake_results(stat_gap):
+    methods = list(METHODS)
+    error = np.full((5, 4), 0.10)
+    error[0] = [0.20, 0.12, 0.11, 0.15]
+    error[2] = 0.10 + stat_gap
+    ideal = np.array([0.10, np.nan, 0.10, 0.10, 0.10])
+    return xr.Dataset(
+        {"error": (("method", "die"), error), "ideal_error": (("method",), ideal),
+         "sens_error": (("method", "sample"), np.full((5, 2), np.nan))},
+        coords={"method": methods, "die": np.arange(4), "n_defects": ("die", [30, 10, 5, 20]),
+                "n_short_layer1": ("die", [25, 9, 5, 19]), "n_short_layer2": ("die", [2, 0, 0, 1])},
+        attrs={"paper_gap": 0.02})
+
+
+@pytest.mark.parametrize("gap, verdict", [(0.005, "criterion met; stretch goal (1 %) met"),
+                                          (0.015, "criterion met; stretch goal (1 %) not met"),
+                                          (0.03, "criterion not met")])
+def test_summary_verdict_follows_the_gap(gap, verdict):
+    text = report.summary_markdown(fake_results(gap))
+    assert verdict in text
+    assert f"**Here:** {100 * gap:+.2f} %" in text
+
+
+def test_method_summary_statistics():
+    s = report.method_summary(fake_results(0.01))
+    sw = s.sel({"method": "software"})
+    assert float(sw.mean_error) == pytest.approx(0.145) and float(sw.worst_error) == pytest.approx(0.20)
+    assert float(sw.median_error) == pytest.approx(0.135) and float(sw.gap) == pytest.approx(0.045)
+
+
+def test_layer_notes_compare_dies_with_and_without_output_shorts():
+    text = report.summary_markdown(fake_results(0.01))
+    assert "Dies with at least one short in the output layer (layer 2): 2 of 4" in text
+    assert "software weights, unaware: mean error 17.50 % on dies with output-layer shorts, 11.50 %" in text
