@@ -21,7 +21,7 @@ def _data_tensors(data, n_inputs):
     if data.x.shape[1] != n_inputs:
         raise ParameterError(f"data has {data.x.shape[1]} inputs per image, the network {n_inputs}")
     x1 = torch.nn.functional.pad(torch.tensor(np.asarray(data.x), dtype=torch.float32), (0, 1), value=1.0)
-    return x1, torch.tensor(np.asarray(data.y), dtype=torch.int64)
+    return x1.T.contiguous(), torch.tensor(np.asarray(data.y), dtype=torch.int64)
 
 
 def ideal_coefficients(config):
@@ -36,11 +36,11 @@ def evaluate_tensors(weights, coeffs, data, chunk_size=8):
     config = weights_config(weights)
     w1, w2, theta, scale = weights_tensors(weights, config)
     coeffs = ideal_coefficients(config) if coeffs is None else coeffs
-    x1, y = _data_tensors(data, config.n_inputs)
+    x1t, y = _data_tensors(data, config.n_inputs)
     errors, losses = [], []
     for start in range(0, coeffs.n_dies, chunk_size):
         part = coeffs.select(slice(start, start + chunk_size))
-        e, l = evaluate_chunk(x1, y, w1, w2, theta, part, scale)
+        e, l = evaluate_chunk(x1t, y, w1, w2, theta, part, scale)
         errors.append(e)
         losses.append(l)
     return torch.cat(errors), torch.cat(losses)

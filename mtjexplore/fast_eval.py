@@ -51,7 +51,7 @@ class DieEvaluator:
                                  f"{self.config.n_inputs}")
         x = torch.tensor(np.asarray(data.x), dtype=torch.float32)
         self._x = x
-        self._x1 = torch.nn.functional.pad(x, (0, 1), value=1.0)
+        self._x1t = torch.nn.functional.pad(x, (0, 1), value=1.0).T.contiguous()
         self._y = torch.tensor(np.asarray(data.y), dtype=torch.int64)
 
     def coefficients(self, die):
@@ -76,7 +76,7 @@ class DieEvaluator:
             coeffs = ideal_coefficients(self.config)
         else:
             coeffs = self.coefficients(die)
-        error, loss = evaluate_chunk(self._x1, self._y, self._w1, self._w2, self._theta, coeffs,
+        error, loss = evaluate_chunk(self._x1t, self._y, self._w1, self._w2, self._theta, coeffs,
                                      self._scale)
         return float(error[0]), float(loss[0])
 

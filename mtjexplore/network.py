@@ -14,6 +14,7 @@ the threshold ``theta``); the output is the class with the largest current.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,13 @@ class DieCoefficients:
         return DieCoefficients([t[index] for t in self.a], [t[index] for t in self.b])
 
 
+@functools.lru_cache(maxsize=16)
+def _pair_index(floorplan, layer):
+    """Flat cell indices ``[2, n_in * n_out]`` of the ``+`` and ``-`` devices of a layer."""
+    flat = floorplan.rows[layer] * floorplan.shape[1] + floorplan.cols[layer]
+    return torch.as_tensor(flat.reshape(-1, 2).T.copy())
+
+
 def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32, floorplan=None):
     """Build :class:`DieCoefficients` from map tensors ``[n_dies, n_rows, n_cols]`` in one go.
 
@@ -51,13 +59,17 @@ def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32, floorplan=Non
     """
     fp = config.floorplan if floorplan is None else floorplan
     unit = config.device.delta_g_s
+    g_p, g_ap = g_p.reshape(g_p.shape[0], -1), g_ap.reshape(g_ap.shape[0], -1)
     a_all, b_all = [], []
     for layer in range(fp.n_layers):
-        gp, ga = fp.gather(g_p, layer), fp.gather(g_ap, layer)
-        b = ((gp[..., 0] - ga[..., 0]) + (gp[..., 1] - ga[..., 1])) / 2
-        a = (ga[..., 0] - gp[..., 1]) + b
-        a_all.append((a / unit).to(dtype))
-        b_all.append((b / unit).to(dtype))
+        plus, minus = _pair_index(fp, layer)
+        gp_plus, gp_minus = g_p.index_select(1, plus), g_p.index_select(1, minus)
+        ga_plus, ga_minus = g_ap.index_select(1, plus), g_ap.index_select(1, minus)
+        b = ((gp_plus - ga_plus) + (gp_minus - ga_minus)) / 2
+        a = (ga_plus - gp_minus) + b
+        shape = (g_p.shape[0],) + fp.layer_shape(layer)
+        a_all.append((a / unit).to(dtype).view(shape))
+        b_all.append((b / unit).to(dtype).view(shape))
     return DieCoefficients(a_all, b_all)
 
 
@@ -147,17 +159,24 @@ def forward(x, w1, w2, theta, coeffs=None, *, width=None, temperature=0.0):
     return with_bias(h) @ w2 if coeffs is None else torch.matmul(with_bias(h), coeffs.effective(1, w2))
 
 
-def evaluate_chunk(x1, y, w1, w2, theta, coeffs, scale):
-    """Errors and mean cross-entropy of every die in ``coeffs`` on all of ``x1`` (bias included).
+def evaluate_chunk(x1t, y, w1, w2, theta, coeffs, scale):
+    """Errors and mean cross-entropy of every die in ``coeffs`` on all images.
 
-    Layer 1 of all dies is one GEMM: ``x1 @ [W1_die0 | W1_die1 | ...]``; layer 2 is batched.
-    Returns two ``[n_dies]`` tensors (error fraction, loss).
+    ``x1t`` is the ``[n_inputs + 1, n_images]`` input matrix (bias row included), transposed
+    once by the caller. Layer 1 of all dies is one GEMM, ``[W1_die0 | W1_die1 | ...]^T @ x1t``;
+    the comparators run in place on its output; layer 2 is one batched product. Returns two
+    ``[n_dies]`` tensors (error fraction, loss).
     """
     n_dies, (n_in, n_hid) = coeffs.n_dies, coeffs.a[0].shape[1:]
-    w1_all = coeffs.effective(0, w1).permute(1, 0, 2).reshape(n_in, n_dies * n_hid)
-    h = torch.mm(x1, w1_all).view(x1.shape[0], n_dies, n_hid) > theta
-    h1 = F.pad(h.to(x1.dtype), (0, 1), value=1.0).transpose(0, 1)
-    logits = torch.bmm(h1, coeffs.effective(1, w2)) * scale
-    wrong = (logits.argmax(-1) != y).to(torch.float64).mean(1)
-    loss = F.cross_entropy(logits.transpose(1, 2), y.expand(n_dies, -1), reduction="none").mean(1)
+    n = x1t.shape[1]
+    w1_all = coeffs.effective(0, w1).transpose(1, 2).reshape(n_dies * n_hid, n_in)
+    w1_all[:, -1] -= theta.repeat(n_dies)          # the bias row carries -theta: z - theta in the GEMM
+    h = torch.mm(w1_all, x1t).gt_(0).view(n_dies, n_hid, n)          # comparators: 1 if z > theta
+    w2_eff = coeffs.effective(1, w2).transpose(1, 2)                 # [n_dies, n_out, n_hid + 1]
+    logits = torch.baddbmm(w2_eff[:, :, n_hid:], w2_eff[:, :, :n_hid], h)  # [n_dies, n_out, n]
+    logits = logits.transpose(1, 2).contiguous().mul_(scale)         # [n_dies, n, n_out]
+    top, winner = logits.max(2)                                      # first index among ties
+    wrong = (winner != y).to(torch.float64).mean(1)
+    log_norm = top + (logits - top.unsqueeze(2)).exp_().sum(2).log_()
+    loss = (log_norm - logits.gather(2, y.expand(n_dies, n).unsqueeze(2)).squeeze(2)).mean(1)
     return wrong, loss.to(torch.float64)

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Open N app sessions at once against one Voilà server; record render times and kernel memory.
+
+Every session is its own Chromium browser context (as separate users are): all N pages are
+requested at the same moment, and a session counts as rendered when the app's main widget is
+visible. While all pages are still open, the memory of every kernel process the server started
+is read with psutil (RSS, and USS — memory unique to that process — where the OS allows).
+
+Usage::
+
+    python benchmarks/bench_voila_sessions.py [--app explorer] [--sessions 8]
+        [--out benchmarks/results/voila_sessions.json]
+
+Needs Debian's Chromium (``/usr/bin/chromium``) and playwright (the ``test`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mtjexplore.appserver import AppServer  # noqa: E402
+
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "voila_sessions.json"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                  "--disable-dev-shm-usage"]
+READY = {"explorer": ".crossbar-painter", "ensemble": ".ensemble-view"}
+MIB = 2**20
+
+
+async def open_session(browser, url, selector, timeout_ms, t0):
+    """Open one page in a fresh context; return its timings (seconds from the common start)."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    record = {"ok": False}
+    try:
+        start = time.monotonic()
+        response = await page.goto(url, timeout=timeout_ms)
+        record["http_status"] = response.status if response else None
+        record["page_loaded_s"] = round(time.monotonic() - start, 2)
+        await page.locator(selector).first.wait_for(state="visible", timeout=timeout_ms)
+        record["render_s"] = round(time.monotonic() - start, 2)
+        record["started_after_s"] = round(start - t0, 3)
+        record["ok"] = True
+    except Exception as exc:  # record the failure, keep measuring the other sessions
+        record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    record["page_errors"] = errors[:5]
+    return context, record
+
+
+def kernel_pids(server_pid):
+    """Process ids of the ipykernel processes under the server."""
+    pids = set()
+    for proc in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(proc.cmdline()):
+                pids.add(proc.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return pids
+
+
+def kernel_memory(server_pid, exclude=()):
+    """RSS/USS (MiB) of the ipykernel processes under the server (but ``exclude``), and of the server."""
+    server = psutil.Process(server_pid)
+    kernels = []
+    for proc in server.children(recursive=True):
+        try:
+            if proc.pid in exclude or "ipykernel" not in " ".join(proc.cmdline()):
+                continue
+            try:
+                info = proc.memory_full_info()
+                uss = round(info.uss / MIB, 1)
+            except (psutil.AccessDenied, AttributeError):
+                info, uss = proc.memory_info(), None
+            kernels.append({"pid": proc.pid, "rss_mib": round(info.rss / MIB, 1), "uss_mib": uss})
+        except psutil.NoSuchProcess:
+            continue
+    return {"server_rss_mib": round(server.memory_info().rss / MIB, 1), "kernels": kernels}
+
+
+async def measure(server, app, n_sessions, timeout_ms):
+    from playwright.async_api import async_playwright
+
+    url = server.app_url(app)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        # Reference: one session alone (its kernel stays until culled; it is left out below).
+        alone_context, alone = await open_session(browser, url, READY[app], timeout_ms, time.monotonic())
+        await alone_context.close()
+        before = kernel_pids(server.process.pid)
+        t0 = time.monotonic()
+        opened = await asyncio.gather(*(open_session(browser, url, READY[app], timeout_ms, t0)
+                                        for _ in range(n_sessions)))
+        wall = time.monotonic() - t0
+        memory = kernel_memory(server.process.pid, exclude=before)
+        version = browser.version
+        for context, _ in opened:
+            await context.close()
+        await browser.close()
+    return [rec for _, rec in opened], wall, memory, version, alone
+
+
+def summarise(sessions, wall, memory):
+    times = [s["render_s"] for s in sessions if s["ok"]]
+    rss = [k["rss_mib"] for k in memory["kernels"]]
+    uss = [k["uss_mib"] for k in memory["kernels"] if k["uss_mib"] is not None]
+    return {
+        "n_sessions": len(sessions),
+        "n_rendered": len(times),
+        "all_rendered": len(times) == len(sessions),
+        "render_s": {"min": min(times), "median": statistics.median(times), "max": max(times)} if times else None,
+        "wall_s_all_sessions": round(wall, 2),
+        "n_kernels": len(rss),
+        "kernel_rss_mib": {"min": min(rss), "median": statistics.median(rss), "max": max(rss),
+                           "total": round(sum(rss), 1)} if rss else None,
+        "kernel_uss_mib": {"min": min(uss), "median": statistics.median(uss), "max": max(uss),
+                           "total": round(sum(uss), 1)} if uss else None,
+        "server_rss_mib": memory["server_rss_mib"],
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", choices=sorted(READY), default="explorer")
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per session (default 300)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).is_file():
+        parser.error(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        with AppServer(port=0, log_path=Path(tmp) / "voila.log") as server:
+            sessions, wall, memory, version, alone = asyncio.run(
+                measure(server, args.app, args.sessions, int(args.timeout * 1000)))
+    result = {
+        "benchmark": "concurrent Voilà app sessions against one server",
+        "app": args.app,
+        "ready_selector": READY[args.app],
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+                    "load_avg_1min_before": round(load_before[0], 2), "python": platform.python_version(),
+                    "chromium": version},
+        "summary": summarise(sessions, wall, memory),
+        "one_session_alone": alone,
+        "sessions": sessions,
+        "memory": memory,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({"one_session_alone_render_s": alone.get("render_s"), **result["summary"]}, indent=2))
+    print(f"wrote {args.out}")
+    return 0 if result["summary"]["all_rendered"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

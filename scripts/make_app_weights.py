@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Build ``mtjexplore/data/app_weights.nc``: the weights and study results the Voilà apps show.
+
+The apps must open in seconds, so they train nothing at start-up. This script trains, with the
+project's recipes (:mod:`mtjexplore.recipes`) on the full MNIST training set:
+
+* ``software``: the software baseline;
+* ``statistics_aware``: fine-tuned from it on dies sampled from the reference statistics;
+* ``defect_aware``: fine-tuned on each die of the reference ensemble (only the errors are kept);
+
+evaluates all three on the reference ensemble (test set) and the first two on freshly sampled
+dies (sensitivity), and writes one NetCDF file with three groups: ``software`` and
+``statistics_aware`` (weights Datasets as ``Trainer.weights_``) and ``results``
+(``error(method, die)``, ``loss(method, die)``, ``sens_error(method, sample)``).
+Read them with :func:`mtjexplore.appserver.app_weights` / :func:`~mtjexplore.appserver.app_results`.
+
+Usage::
+
+    python scripts/make_app_weights.py [--out FILE] [--n-sensitivity 200] [--overwrite]
+
+Takes a few minutes on 2 cores. Rerun it whenever the recipes or the reference dies change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import mtjexplore as mx  # noqa: E402
+from mtjexplore import recipes  # noqa: E402
+from mtjexplore.die import config_of  # noqa: E402
+from mtjexplore.reference import reference_ensemble, reference_statistics  # noqa: E402
+
+DEFAULT_OUT = REPO / "mtjexplore" / "data" / "app_weights.nc"
+METHODS = ("software", "defect_aware", "statistics_aware")
+
+
+def reference_inputs():
+    """The reference ensemble (36 dies) and statistics the apps use."""
+    return reference_ensemble(seed=0), reference_statistics()
+
+
+def train_all(ensemble, stats, train, test, log):
+    cfg = config_of(ensemble)
+    def progress(name):
+        def callback(info):
+            if info.step == info.n_steps or info.step % 500 == 0:
+                log(f"{name}: step {info.step}/{info.n_steps}, loss {info.loss:.3f}")
+        return callback
+
+    sw = mx.Trainer(cfg, **recipes.software_recipe(), seed=0).fit(train, callback=progress("software")).weights_
+    log(f"software: ideal error {float(mx.evaluate(sw, None, test).error):.4f}")
+    sa = mx.Trainer(cfg, method="statistics_aware", sampler=stats, **recipes.statistics_aware_recipe(),
+                    seed=1).fit(train, init=sw, callback=progress("statistics_aware")).weights_
+    log("statistics_aware: trained")
+    da_err, da_loss = [], []
+    for k in range(ensemble.sizes["die"]):
+        die = ensemble.isel(die=k)
+        w = mx.Trainer(cfg, method="defect_aware", die=die, **recipes.defect_aware_recipe(),
+                       seed=100 + k).fit(train, init=sw).weights_
+        res = mx.evaluate(w, die, test)
+        da_err.append(float(res.error.values[0]))
+        da_loss.append(float(res.loss.values[0]))
+        log(f"defect_aware: die {k} error {da_err[-1]:.4f}")
+    return sw, sa, np.array(da_err), np.array(da_loss)
+
+
+def results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, n_sens):
+    per = {"software": mx.evaluate(sw, ensemble, test), "statistics_aware": mx.evaluate(sa, ensemble, test)}
+    base = per["software"]
+    error = np.stack([base.error.values, da_err, per["statistics_aware"].error.values])
+    loss = np.stack([base.loss.values, da_loss, per["statistics_aware"].loss.values])
+    sens = [mx.sensitivity(w, stats, n_sens, test, seed=7).error.values for w in (sw, sa)]
+    coords = {"method": list(METHODS), "die": base.die.values, "sample": np.arange(n_sens),
+              "sens_method": ["software", "statistics_aware"]}
+    coords.update({name: base[name] for name in base.coords if name.startswith("n_")})
+    return xr.Dataset(
+        {"error": (("method", "die"), error, {"long_name": "misclassification error", "units": "1"}),
+         "loss": (("method", "die"), loss, {"long_name": "cross-entropy loss", "units": "1"}),
+         "sens_error": (("sens_method", "sample"), np.stack(sens),
+                        {"long_name": "error on freshly sampled dies", "units": "1"}),
+         "ideal_error": ((), float(mx.evaluate(sw, None, test).error),
+                         {"long_name": "software weights on ideal devices", "units": "1"})},
+        coords=coords,
+        attrs={"kind": "results", "dies": ensemble.attrs.get("provenance", ""),
+               "recipes": repr({m: getattr(recipes, f"{m}_recipe")() for m in METHODS}),
+               "mtjexplore_version": mx.__version__})
+
+
+def write(out, groups):
+    """Write the groups into one NetCDF file, atomically (temporary name, then rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        mode = "w"
+        for name, ds in groups.items():
+            ds.to_netcdf(tmp, group=name, mode=mode, engine="netcdf4")
+            mode = "a"
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; package data must be readable
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--n-sensitivity", type=int, default=200, help="sampled dies (default 200)")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.overwrite:
+        parser.error(f"{args.out} exists; pass --overwrite to replace it")
+    torch.set_num_threads(args.threads)
+    start = time.monotonic()
+
+    def log(message):
+        print(f"[{time.monotonic() - start:6.1f} s] {message}", flush=True)
+
+    ensemble, stats = reference_inputs()
+    train, test = mx.load_mnist()
+    sw, sa, da_err, da_loss = train_all(ensemble, stats, train, test, log)
+    results = results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, args.n_sensitivity)
+    write(args.out, {"software": sw, "statistics_aware": sa, "results": results})
+    means = results.error.mean("die")
+    log(f"wrote {args.out}: mean error " + ", ".join(f"{m} {float(means.sel({'method': m})):.4f}" for m in METHODS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

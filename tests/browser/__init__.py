@@ -1,0 +1,1 @@
+"""Real-browser tests of the Voila apps (a package: its conftest gets a unique module name)."""
