@@ -112,6 +112,25 @@ class _StepSTE(torch.autograd.Function):
         return grad * torch.clamp(1 - z.abs() / w, min=0) / w, None
 
 
+class _EffectiveSTE(torch.autograd.Function):
+    """``a + b * sign(latent)`` with a straight-through gradient to ``latent`` (one node)."""
+
+    @staticmethod
+    def forward(ctx, latent, a, b):
+        ctx.save_for_backward(latent, b)
+        return torch.addcmul(a, b, torch.where(latent >= 0, 1.0, -1.0).to(latent.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        latent, b = ctx.saved_tensors
+        return (grad * b).sum(0) * (latent.abs() <= 1).to(grad.dtype), None, None
+
+
+def effective_weights(latent, coeffs, layer):
+    """Training: a layer's effective weights ``[n_dies, n_in, n_out]`` on dies, from latent weights."""
+    return _EffectiveSTE.apply(latent, coeffs.a[layer], coeffs.b[layer])
+
+
 def binarize_weights(latent):
     """``sign`` with a straight-through gradient (clipped to ``|latent| <= 1``)."""
     return _SignSTE.apply(latent)

@@ -18,7 +18,7 @@ from .die_stream import DieStream
 from .errors import NotFittedError, ParameterError
 from .statistics import DefectStatistics
 from .network import (DieCoefficients, binarize_weights, coefficients_from_maps,
-                      die_coefficients, forward)
+                      die_coefficients, effective_weights, forward)
 from .weights import weights_dataset, weights_tensors
 
 METHODS = ("software", "defect_aware", "statistics_aware")
@@ -58,8 +58,11 @@ class _Model(torch.nn.Module):
             self.log_scale.fill_(math.log(scale))
 
     def logits(self, x, coeffs=None, width=None, temperature=0.0):
-        w1, w2 = (binarize_weights(p) for p in self.latent)
-        return forward(x, w1, w2, self.theta, coeffs, width=width,
+        if coeffs is None:
+            w1, w2 = (binarize_weights(p) for p in self.latent)
+        else:  # effective weights of the dies; x is [n_dies, n, n_inputs]
+            w1, w2 = (effective_weights(p, coeffs, layer) for layer, p in enumerate(self.latent))
+        return forward(x, w1, w2, self.theta, width=width,
                        temperature=temperature) * self.log_scale.exp()
 
     def clip(self):
