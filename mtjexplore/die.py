@@ -108,16 +108,19 @@ def _cells(die, rows, cols):
     return config, rows.ravel(), cols.ravel()
 
 
-def defect_conductances(device, kind, g_p, g_ap):
-    """``(g_p, g_ap)`` a device shows once it has defect ``kind``, from its healthy values."""
+def defect_conductances(kind, g_p, g_ap, g_short_s, g_open_s):
+    """``(g_p, g_ap)`` a device shows once it has defect ``kind``, from its healthy values.
+
+    Works elementwise on numpy arrays and torch tensors alike.
+    """
     if kind == "short":
-        return np.full_like(g_p, device.g_short_s), np.full_like(g_ap, device.g_short_s)
+        return g_p * 0 + g_short_s, g_ap * 0 + g_short_s
     if kind == "open":
-        return np.full_like(g_p, device.g_open_s), np.full_like(g_ap, device.g_open_s)
+        return g_p * 0 + g_open_s, g_ap * 0 + g_open_s
     if kind == "stuck_p":
-        return g_p, g_p.copy()
+        return g_p, g_p
     if kind == "stuck_ap":
-        return g_ap.copy(), g_ap
+        return g_ap, g_ap
     return g_p, g_ap
 
 
@@ -157,7 +160,8 @@ def set_defects(die, rows, cols, kind):
     base_ap = np.where(healthy, g_ap[rows, cols], d.g_ap_s)
     if kind == "ok":
         base_p, base_ap = np.full_like(base_p, d.g_p_s), np.full_like(base_ap, d.g_ap_s)
-    g_p[rows, cols], g_ap[rows, cols] = defect_conductances(d, kind, base_p, base_ap)
+    g_p[rows, cols], g_ap[rows, cols] = defect_conductances(kind, base_p, base_ap, d.g_short_s,
+                                                             d.g_open_s)
     out.defect.values[rows, cols] = DEFECT_CODES[kind]
     return out
 

@@ -34,7 +34,7 @@ import xarray as xr
 from ._rng import seed_attr, torch_generator
 from .config import CrossbarConfig
 from .die import (DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, as_ensemble, classify_maps, config_of,
-                  die_dataset)
+                  defect_conductances, die_dataset)
 from .errors import DataFileError, MTJExploreError, ParameterError
 
 KINDS = DEFECT_KINDS[1:]
@@ -206,20 +206,11 @@ class DefectStatistics:
         for kind in KINDS:
             mask = kinds == DEFECT_CODES[kind]
             if mask.any():
-                new_p, new_ap = self._defect_tensors(kind, g_p, g_ap)
+                new_p, new_ap = defect_conductances(kind, g_p, g_ap, self.g_short_s, self.g_open_s)
                 g_p, g_ap = torch.where(mask, new_p, g_p), torch.where(mask, new_ap, g_ap)
         kinds = torch.where(present, kinds, torch.full_like(kinds, NO_DEVICE))
         zero = torch.zeros((), dtype=dtype)
         return torch.where(present, g_p, zero), torch.where(present, g_ap, zero), kinds
-
-    def _defect_tensors(self, kind, g_p, g_ap):
-        if kind == "short":
-            return torch.full_like(g_p, self.g_short_s), torch.full_like(g_ap, self.g_short_s)
-        if kind == "open":
-            return torch.full_like(g_p, self.g_open_s), torch.full_like(g_ap, self.g_open_s)
-        if kind == "stuck_p":
-            return g_p, g_p
-        return g_ap, g_ap
 
     def _draw_kinds(self, n_dies, generator, dtype):
         """Defect code per cell: a uniform draw against each die's cumulative per-kind rates.

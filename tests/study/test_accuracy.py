@@ -8,14 +8,14 @@ run-to-run spread: it recovers part of the loss of software weights, not all of 
 import numpy as np
 import pytest
 
-import mtjexplore as mx
+from mtjexplore.reproduce import reproduce
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("study")]
 
 
 @pytest.fixture(scope="module")
 def study():
-    return mx.reproduce(n_dies=36, seed=0, progress=False)
+    return reproduce(n_dies=36, seed=0, progress=False)
 
 
 def _errors(study, method):
