@@ -15,7 +15,8 @@ were chosen (measured on the 36-die reference ensemble, full MNIST; see docs/res
   +3.2 %; a fixed smaller output scale to force larger current margins +4.8 % and +7.1 % (the
   ideal error rises first). Then, with the final software weights and seeds 0, 1, 2: 1 die per
   step +2.3 %; 2 dies +2.0, +2.1, +2.3 %; 4 dies +2.4, +2.1, +2.3 %; 4 dies with batch 256
-  +2.2 %; a hidden-activity penalty of 0.3 +3.1 %. The spread between seeds (~0.2 %) is as large
+  +2.2 %; a hidden-activity penalty of 0.3 +3.1 %; with 2 dies, lr 2e-3 for 40 epochs +2.5 %,
+  lr 5e-3 +2.3 %, a wider comparator surrogate (6) +2.2 %. The spread between seeds (~0.2 %) is as large
   as the differences; 2 dies per step keeps a statistics-aware epoch within ~1.2x a software one.
 """
 
