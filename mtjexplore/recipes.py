@@ -4,7 +4,8 @@ Kept in one place so the CLI, the notebooks, the apps and the tests train the sa
 were chosen (measured on the 36-die reference ensemble, full MNIST; see docs/results/):
 
 * software: comparators relaxed to ``sigmoid(z / 2)`` and annealed to hard ones over the first
-  70 % of 20 epochs (Adam 1e-2, cosine decay): 8.1 % test error with the MNIST margin cropped.
+  70 % of 20 epochs (Adam 1e-2, cosine decay): 8.1-8.35 % test error with the MNIST margin
+  cropped (8.35 % in docs/results).
 * defect-aware: 3 epochs of fine-tuning the software weights on the die's maps at 3e-3 brings
   the four worst dies (22-28 % error unaware) to within 0.4-0.9 % of the baseline.
 * statistics-aware: fine-tuning the software weights for 20 epochs at 3e-3 with 2 fresh dies

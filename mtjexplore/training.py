@@ -87,7 +87,7 @@ class Trainer:
     sampler : DefectStatistics or callable, optional
         For ``statistics_aware``: an object with ``sample_maps(n, generator)`` (fast path, e.g.
         :class:`~mtjexplore.DefectStatistics`) or a callable ``f(n_dies, rng) -> Dataset``.
-    dies_per_step : int, default 4
+    dies_per_step : int, default 2
         Statistics-aware only: dies sampled per step; the batch is split among them.
     die_loss : {"mean", "worst"}, default "mean"
         How the per-die losses of a step combine: their mean, or the mean of the worst half.
@@ -124,7 +124,7 @@ class Trainer:
     """
 
     def __init__(self, config=None, *, method="software", die=None, sampler=None,
-                 dies_per_step=4, die_loss="mean", epochs=20, batch_size=128, lr=1e-2,
+                 dies_per_step=2, die_loss="mean", epochs=20, batch_size=128, lr=1e-2,
                  activity_penalty=0.0, surrogate_width=3.0, soft_start=0.0, soft_fraction=0.7,
                  n_val_dies=8, output_scale=None, exact_sampling=False, seed=None):
         self.config = config

@@ -1,24 +1,29 @@
 #!/usr/bin/env python3
 """Build ``mtjexplore/data/app_weights.nc``: the weights and study results the Voilà apps show.
 
-The apps must open in seconds, so they train nothing at start-up. This script trains, with the
-project's recipes (:mod:`mtjexplore.recipes`) on the full MNIST training set:
+The apps must open in seconds, so they train nothing at start-up. This script repeats the
+training steps of ``mtjexplore reproduce`` (:mod:`mtjexplore.reproduce`: the same 36 reference
+dies, the statistics fitted to them, the recipes of :mod:`mtjexplore.recipes` and the same
+derived seeds, on the full MNIST training set), so the apps show the numbers of
+``docs/results/summary.md``:
 
 * ``software``: the software baseline;
-* ``statistics_aware``: fine-tuned from it on dies sampled from the reference statistics;
+* ``statistics_aware``: fine-tuned from it on dies sampled from the fitted statistics;
 * ``defect_aware``: fine-tuned on each die of the reference ensemble (only the errors are kept);
 
 evaluates all three on the reference ensemble (test set) and the first two on freshly sampled
 dies (sensitivity), and writes one NetCDF file with three groups: ``software`` and
 ``statistics_aware`` (weights Datasets as ``Trainer.weights_``) and ``results``
-(``error(method, die)``, ``loss(method, die)``, ``sens_error(method, sample)``).
+(``error(method, die)``, ``loss(method, die)``, ``sens_error(sens_method, sample)``).
 Read them with :func:`mtjexplore.appserver.app_weights` / :func:`~mtjexplore.appserver.app_results`.
 
 Usage::
 
-    python scripts/make_app_weights.py [--out FILE] [--n-sensitivity 200] [--overwrite]
+    python scripts/make_app_weights.py [--out FILE] [--n-sensitivity 500] [--seed 0] [--overwrite]
 
-Takes a few minutes on 2 cores. Rerun it whenever the recipes or the reference dies change.
+Takes about 3 minutes on 2 cores. Rerun it whenever the recipes or the reference dies change.
+With one torch thread (the default) the weights are bit-for-bit those of ``mtjexplore reproduce
+--seed 0`` run with one thread.
 """
 
 from __future__ import annotations
@@ -38,53 +43,51 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import mtjexplore as mx  # noqa: E402
-from mtjexplore import recipes  # noqa: E402
+from mtjexplore import reproduce  # noqa: E402
 from mtjexplore.die import config_of  # noqa: E402
-from mtjexplore.reference import reference_ensemble, reference_statistics  # noqa: E402
 
 DEFAULT_OUT = REPO / "mtjexplore" / "data" / "app_weights.nc"
 METHODS = ("software", "defect_aware", "statistics_aware")
 
 
-def reference_inputs():
-    """The reference ensemble (36 dies) and statistics the apps use."""
-    return reference_ensemble(seed=0), reference_statistics()
+def train_all(ensemble, stats, train, test, seed, log):
+    """The study's three trainings, with :func:`mtjexplore.reproduce.derive_seed`'s seeds."""
+    settings, cfg = reproduce.full_settings(), config_of(ensemble)
 
-
-def train_all(ensemble, stats, train, test, log):
-    cfg = config_of(ensemble)
     def progress(name):
         def callback(info):
-            if info.step == info.n_steps or info.step % 500 == 0:
+            if info.step == info.n_steps or info.step % 1000 == 0:
                 log(f"{name}: step {info.step}/{info.n_steps}, loss {info.loss:.3f}")
         return callback
 
-    sw = mx.Trainer(cfg, **recipes.software_recipe(), seed=0).fit(train, callback=progress("software")).weights_
+    sw = reproduce.train_software(cfg, train, reproduce.derive_seed(seed, "software"), settings,
+                                  progress("software"))
     log(f"software: ideal error {float(mx.evaluate(sw, None, test).error):.4f}")
-    sa = mx.Trainer(cfg, method="statistics_aware", sampler=stats, **recipes.statistics_aware_recipe(),
-                    seed=1).fit(train, init=sw, callback=progress("statistics_aware")).weights_
-    log("statistics_aware: trained")
     da_err, da_loss = [], []
     for k in range(ensemble.sizes["die"]):
-        die = ensemble.isel(die=k)
-        w = mx.Trainer(cfg, method="defect_aware", die=die, **recipes.defect_aware_recipe(),
-                       seed=100 + k).fit(train, init=sw).weights_
+        die = ensemble.isel(die=[k])
+        w = reproduce.train_defect_aware(sw, die, train, reproduce.derive_seed(seed, "defect_aware", int(die.die[0])),
+                                         settings)
         res = mx.evaluate(w, die, test)
         da_err.append(float(res.error.values[0]))
         da_loss.append(float(res.loss.values[0]))
         log(f"defect_aware: die {k} error {da_err[-1]:.4f}")
+    sa = reproduce.train_statistics_aware(sw, stats, train, reproduce.derive_seed(seed, "statistics_aware"),
+                                          settings, progress("statistics_aware"))
     return sw, sa, np.array(da_err), np.array(da_loss)
 
 
-def results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, n_sens):
+def results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, n_sens, seed):
     per = {"software": mx.evaluate(sw, ensemble, test), "statistics_aware": mx.evaluate(sa, ensemble, test)}
     base = per["software"]
     error = np.stack([base.error.values, da_err, per["statistics_aware"].error.values])
     loss = np.stack([base.loss.values, da_loss, per["statistics_aware"].loss.values])
-    sens = [mx.sensitivity(w, stats, n_sens, test, seed=7).error.values for w in (sw, sa)]
+    sens_seed = reproduce.derive_seed(seed, "sensitivity")  # the same dies for both, as the study
+    sens = [mx.sensitivity(w, stats, n_sens, test, seed=sens_seed).error.values for w in (sw, sa)]
     coords = {"method": list(METHODS), "die": base.die.values, "sample": np.arange(n_sens),
               "sens_method": ["software", "statistics_aware"]}
     coords.update({name: base[name] for name in base.coords if name.startswith("n_")})
+    settings = reproduce.full_settings()
     return xr.Dataset(
         {"error": (("method", "die"), error, {"long_name": "misclassification error", "units": "1"}),
          "loss": (("method", "die"), loss, {"long_name": "cross-entropy loss", "units": "1"}),
@@ -94,7 +97,9 @@ def results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, n_sens):
                          {"long_name": "software weights on ideal devices", "units": "1"})},
         coords=coords,
         attrs={"kind": "results", "dies": ensemble.attrs.get("provenance", ""),
-               "recipes": repr({m: getattr(recipes, f"{m}_recipe")() for m in METHODS}),
+               "statistics": "fitted to the dies (mtjexplore.reproduce.measured_dies)",
+               "seed": int(seed), "sensitivity_seed": int(sens_seed),
+               "recipes": repr({m: reproduce.recipe(m, settings) for m in METHODS}),
                "mtjexplore_version": mx.__version__})
 
 
@@ -117,7 +122,8 @@ def write(out, groups):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--n-sensitivity", type=int, default=200, help="sampled dies (default 200)")
+    parser.add_argument("--n-sensitivity", type=int, default=500, help="sampled dies (default 500, as the study)")
+    parser.add_argument("--seed", type=int, default=0, help="the study's seed (default 0, as docs/results)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args(argv)
@@ -129,10 +135,10 @@ def main(argv=None):
     def log(message):
         print(f"[{time.monotonic() - start:6.1f} s] {message}", flush=True)
 
-    ensemble, stats = reference_inputs()
+    ensemble, stats = reproduce.measured_dies()
     train, test = mx.load_mnist()
-    sw, sa, da_err, da_loss = train_all(ensemble, stats, train, test, log)
-    results = results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, args.n_sensitivity)
+    sw, sa, da_err, da_loss = train_all(ensemble, stats, train, test, args.seed, log)
+    results = results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, args.n_sensitivity, args.seed)
     write(args.out, {"software": sw, "statistics_aware": sa, "results": results})
     means = results.error.mean("die")
     log(f"wrote {args.out}: mean error " + ", ".join(f"{m} {float(means.sel({'method': m})):.4f}" for m in METHODS))

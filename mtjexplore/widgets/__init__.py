@@ -7,11 +7,15 @@
 
 Every composite holds core objects and calls :mod:`mtjexplore`; none contains device physics.
 The CSS classes each composite gives its parts are listed in its module's docstring.
+
+:data:`METHOD_COLORS` is the colour of each method in the plots (the ensemble view draws method
+``k`` in ``METHOD_COLORS[k]``), for apps that add their own figures in matching colours.
 """
 
+from ._util import METHOD_COLORS
 from .painter import CrossbarPainter
 from .training_panel import TrainingPanel
 from .ensemble_view import EnsembleView
 from .explorer import Explorer
 
-__all__ = ["CrossbarPainter", "TrainingPanel", "EnsembleView", "Explorer"]
+__all__ = ["CrossbarPainter", "TrainingPanel", "EnsembleView", "Explorer", "METHOD_COLORS"]

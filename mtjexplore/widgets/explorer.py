@@ -15,6 +15,8 @@ CSS classes (stable; browser tests find the parts by them), besides those of the
 * ``test-digits`` -- the test digits with predictions (each ``digit-correct`` or ``digit-wrong``)
 * ``neuron-view`` -- the hidden neuron's weight image; ``neuron-select`` -- its slider;
   ``neuron-info`` -- its caption
+* ``explorer-side`` -- the panel of digits and neuron beside the painter (below it on pages
+  narrower than about 1,420 px: neither the panel nor the 900 px crossbar ever shrinks)
 """
 
 from __future__ import annotations
@@ -131,11 +133,13 @@ class Explorer(widgets.VBox):
         self.message = widgets.HTML()
         header = widgets.HBox([self.die_select, self.weights_select, self.error_label],
                               layout={"align_items": "center"})
-        side = widgets.VBox([widgets.HTML("<b>Test digits</b>: prediction on this die "
-                                          "(&#10007;n: wrong, true label n)"), self.digits,
-                             widgets.HTML("<b>One hidden neuron</b> (its 10x10 input weights)"),
-                             self.neuron_select, self.neuron_figure, self.neuron_info],
-                            layout={"width": "500px", "flex": "0 0 auto"})
+        side = add_classes(widgets.VBox([
+            widgets.HTML("<b>Test digits</b>: prediction on this die (&#10007;n: wrong, true label n)"),
+            self.digits, widgets.HTML("<b>One hidden neuron</b> (its 10x10 input weights)"),
+            self.neuron_select, self.neuron_figure, self.neuron_info],
+            layout={"width": "500px", "flex": "0 0 auto"}), "explorer-side")
+        # Neither part may shrink (the 900 px crossbar would be clipped or covered): the side
+        # panel sits beside the painter when the page is wide enough and wraps below it otherwise.
         self.painter.layout.flex = "0 0 auto"
         main = widgets.HBox([self.painter, side], layout={"flex_flow": "row wrap"})
         self.children = [header, main, self.message,

@@ -12,9 +12,11 @@ CSS classes (stable; browser tests find the parts by them):
 * ``paint-status`` -- one line: the cell under the mouse, what the last action did, or an error
 
 Mouse: ``mousedown`` paints the cell under the pointer, ``mousemove`` with the left button held
-paints every cell on the segment from the previous cell (a stroke; one Undo step), ``mouseup`` or
-leaving the figure ends the stroke. Clicks and moves come from two ``ipyevents.Event`` objects on
-the Figure: presses are never throttled away, moves are throttled to one per ~15 ms.
+paints every cell on the segment from the previous cell (a stroke; one Undo step), ``mouseup``
+paints the segment to the cell where the button went up and ends the stroke, leaving the figure
+ends it. Clicks and moves come from two ``ipyevents.Event`` objects on the Figure: presses are
+never throttled away, moves are throttled to one per ~15 ms, so a fast drag's ``mouseup`` can
+arrive before its last move (which is then ignored: moves with the button held never hover).
 """
 
 from __future__ import annotations
@@ -367,18 +369,30 @@ class CrossbarPainter(widgets.VBox):
             if cell is not None:
                 self.paint(*cell)
                 self._stroke_open, self._last_cell = True, cell
-        elif kind == "mousemove" and self._stroke_open and int(event.get("buttons", 0)) & 1:
-            if cell is not None:
-                start = self._last_cell if self._last_cell is not None else cell
-                self.paint(*segment_cells(start, cell))
-                self._last_cell = cell
+        elif kind == "mousemove" and int(event.get("buttons", 0)) & 1:
+            if self._stroke_open:  # else a stale move: its stroke was closed by the mouseup
+                self._extend_stroke(cell)
         elif kind == "mousemove":
             self._stroke_open = False
             if cell is not None and cell != self._hover_cell:
                 self._hover_cell = cell
                 self._set_status(self._describe_cell(cell))
-        elif kind in ("mouseup", "mouseleave"):
+        elif kind == "mouseup":
+            # Presses and moves come from two Event objects, and moves are throttled: the
+            # mouseup can arrive before the last move. Close the stroke where the button went up.
+            if self._stroke_open:
+                self._extend_stroke(cell)
             self._stroke_open, self._last_cell = False, None
+        elif kind == "mouseleave":
+            self._stroke_open, self._last_cell = False, None
+
+    def _extend_stroke(self, cell):
+        """Paint the segment from the stroke's last cell to ``cell`` (None: outside, nothing)."""
+        if cell is None:
+            return
+        start = self._last_cell if self._last_cell is not None else cell
+        self.paint(*segment_cells(start, cell))
+        self._last_cell = cell
 
     @guarded("Undo")
     def _on_undo_click(self, _button):

@@ -28,6 +28,12 @@ def expect():
     return _expect
 
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+except ImportError:  # the fixtures skip (or fail) with the reason
+    PlaywrightTimeoutError = TimeoutError
+
+
 def cell_center(page, row, col):
     """Page coordinates of the centre of cell (row, col) of the crossbar figure."""
     figure = page.locator(".crossbar-figure").first
@@ -88,6 +94,57 @@ def test_dragging_paints_a_stroke_and_the_error_changes(explorer):
     assert after_count >= before_count + 60, "a stroke over 81 cells paints (almost) all of them"
 
 
+FAST_DRAG_JS = """([start, end]) => {
+    // One drag inside one task, faster than any hand: press, three moves, release. The first
+    // move goes out at once, the throttle holds the other two for ~15 ms, and the unthrottled
+    // mouseup goes out before them.
+    const target = document.elementFromPoint(start[0], start[1]);
+    const fire = (type, [x, y], buttons) => target.dispatchEvent(new MouseEvent(type,
+        {bubbles: true, cancelable: true, view: window, clientX: x, clientY: y, button: 0, buttons}));
+    fire('mousedown', start, 1);
+    for (const t of [0.2, 0.6, 1.0]) {
+        fire('mousemove', [start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])], 1);
+    }
+    fire('mouseup', end, 0);
+}"""
+
+
+def test_a_fast_drag_paints_up_to_where_the_button_went_up(explorer):
+    # Playwright's own mouse moves each take a round trip, slower than the 15 ms throttle, so the
+    # race is made in the page: the mouseup reaches the kernel before the last moves.
+    before = defective_count(explorer)
+    start, end = cell_center(explorer, 3, 100), cell_center(explorer, 3, 160)
+    assert explorer.evaluate("([x, y]) => !!document.elementFromPoint(x, y).closest('.crossbar-figure')",
+                             list(start))
+    explorer.evaluate(FAST_DRAG_JS, [list(start), list(end)])
+    expect()(explorer.locator(".paint-status")).to_contain_text("last at row 3, col 160")
+    assert defective_count(explorer) >= before + 55, "a stroke over 61 cells paints (almost) all of them"
+
+
+LAYOUT_JS = """() => {
+    const fig = document.querySelector('.crossbar-figure');
+    const side = document.querySelector('.explorer-side');
+    const r = fig.getBoundingClientRect(), s = side.getBoundingClientRect();
+    if (Math.round(r.width) !== 900 || Math.round(r.height) !== 470) return false;
+    const apart = s.left >= r.right - 0.5 || s.top >= r.bottom - 0.5;
+    const points = [[r.left + 50, r.top + 30], [r.right - 14, r.top + 30], [r.left + 50, r.bottom - 38],
+                    [r.right - 14, r.bottom - 38], [(r.left + r.right) / 2, (r.top + r.bottom) / 2]];
+    return apart && r.left >= 0 && r.right <= window.innerWidth
+        && points.every(([x, y]) => fig.contains(document.elementFromPoint(x, y)));
+}"""
+
+
+def test_the_crossbar_is_never_shrunk_clipped_or_covered(explorer):
+    for width in (1440, 1280, 1024):   # the side panel sits beside the crossbar, then below it
+        explorer.set_viewport_size({"width": width, "height": 1200})
+        explorer.locator(".crossbar-figure").first.scroll_into_view_if_needed()
+        try:
+            explorer.wait_for_function(LAYOUT_JS, timeout=10_000)
+        except PlaywrightTimeoutError as exc:
+            raise AssertionError(f"at a {width} px wide page the crossbar figure is shrunk, clipped or "
+                                 "covered") from exc
+
+
 def test_train_advances_progress_and_curve_then_stop_stops(explorer):
     # A long run (200 epochs), so that there is time to watch it and to stop it.
     epochs = explorer.locator(".train-epochs input").first
@@ -137,3 +194,4 @@ def test_clicking_a_die_in_the_ensemble_app_selects_it(open_app):
     page.mouse.click(dot["x"], dot["y"])
     expect()(page.locator(".selected-die")).to_contain_text(f"Selected: die {die_id}:")
     expect()(page.locator(".defect-counts").first).to_contain_text(f"die {die_id}:")
+

@@ -65,3 +65,11 @@ def test_single_method_results_and_empty_views(results):
     assert view.methods == ["software"]
     with pytest.raises(ParameterError, match="error\\(method, die\\)"):
         EnsembleView(xr.Dataset({"loss": ("die", [1.0])}))
+
+
+def test_method_colors_are_public_and_are_the_colours_the_strips_use(results):
+    from mtjexplore.widgets import METHOD_COLORS
+
+    view = EnsembleView(results)
+    assert [strip.colors[0] for strip in view._strips] == METHOD_COLORS[:2]
+    assert len(set(METHOD_COLORS)) == len(METHOD_COLORS) >= 3, "one distinct colour per method"

@@ -81,3 +81,14 @@ def test_close_stops_training_and_the_evaluation_thread(explorer):
     assert explorer.training.wait(TIMEOUT_S)
     assert explorer.training.history.attrs["stopped_early"] == 1
     assert explorer._eval_pool._shutdown
+
+
+def test_the_crossbar_never_shrinks_and_the_side_panel_wraps(explorer):
+    # the browser test checks the same in Chromium at 1,024-1,440 px
+    main = explorer.children[1]
+    side = main.children[1]
+    assert main.children[0] is explorer.painter and "explorer-side" in side._dom_classes
+    assert main.layout.flex_flow == "row wrap"
+    for part in (explorer.painter, explorer.painter.figure, side):
+        assert part.layout.flex == "0 0 auto"
+    assert explorer.painter.figure.layout.width == "900px"

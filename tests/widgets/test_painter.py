@@ -40,6 +40,38 @@ def test_drag_paints_a_connected_stroke_that_undoes_in_one_step(die, mouse):
     assert painter.counts["open"] == 0
 
 
+def test_a_mouseup_before_the_last_move_still_paints_to_where_the_button_went_up(mouse):
+    # A fast drag: the throttled moves lag behind, and the mouseup (a separate, unthrottled
+    # Event) reaches the kernel before the last move. The stroke must end at the mouseup cell.
+    painter = CrossbarPainter(mx.ideal_die(mx.paper_config()))
+    painter._on_mouse(mouse("mousedown", (50, 10)))
+    painter._on_mouse(mouse("mousemove", (50, 20)))
+    painter._on_mouse(mouse("mouseup", (50, 40), buttons=0))
+    assert "painted short on 31 device(s), last at row 50, col 40" in painter.status.value
+    painter._on_mouse(mouse("mousemove", (50, 35)))  # the late move, sent with the button held
+    codes = painter.die.defect.values
+    assert (codes[50, 10:41] == SHORT).all()
+    assert painter.counts["short"] == 31, "the late move must not paint after the stroke closed"
+    assert "last at row 50, col 40" in painter.status.value, "the late move is stale: no hover text"
+    assert painter.n_undo == 1, "the part painted at mouseup belongs to the same stroke"
+    painter.undo()
+    assert painter.counts["short"] == 0
+
+
+def test_a_mouseup_without_a_stroke_or_outside_the_figure_paints_nothing(mouse):
+    painter = CrossbarPainter(mx.ideal_die(mx.paper_config()))
+    painter._on_mouse(mouse("mouseup", (30, 30), buttons=0))  # the press was elsewhere
+    assert painter.counts["short"] == 0
+    painter._on_mouse(mouse("mousedown", (30, 30)))
+    outside = {**mouse("mouseup", (30, 30), buttons=0), "relativeX": 899.0}  # in the right margin
+    painter._on_mouse(outside)
+    assert painter.counts["short"] == 1
+    painter._on_mouse(mouse("mousemove", (30, 60)))  # the stroke is closed: no paint
+    assert painter.counts["short"] == 1
+    painter._on_mouse(mouse("mousemove", (30, 60), buttons=0))  # a hover describes the cell
+    assert "row 30, col 60: layer 1" in painter.status.value
+
+
 def test_moving_without_the_button_only_describes_the_cell(die, mouse):
     painter = CrossbarPainter(die)
     painter._on_mouse(mouse("mousemove", (5, 185), buttons=0))
