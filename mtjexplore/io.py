@@ -65,6 +65,16 @@ def save(obj, path, *, overwrite=False):
         obj = obj.to_dataset(name=obj.name or "data")
     if not isinstance(obj, xr.Dataset):
         raise ParameterError(f"save writes xarray Datasets; got {type(obj).__name__}")
+    return atomic_write(path, lambda tmp: _bool_to_int(obj).to_netcdf(tmp, engine=ENGINE),
+                        overwrite=overwrite)
+
+
+def atomic_write(path, write, *, overwrite=False):
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    Refuses (``FileExistsRefusedError``) to replace an existing file unless ``overwrite``; a
+    failed write leaves ``path`` as it was and no temporary file behind. Returns the Path.
+    """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsRefusedError(f"{path} already exists; pass overwrite=True to replace it "
@@ -74,7 +84,7 @@ def save(obj, path, *, overwrite=False):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        _bool_to_int(obj).to_netcdf(tmp, engine=ENGINE)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

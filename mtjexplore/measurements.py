@@ -61,7 +61,6 @@ import io
 import itertools
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +68,8 @@ import xarray as xr
 
 from .config import CrossbarConfig, paper_config
 from .die import ClassifyThresholds, as_ensemble, classify_maps, config_of, die_dataset
-from .errors import DataFileError, FileExistsRefusedError, ParameterError
+from .errors import DataFileError, ParameterError
+from .io import atomic_write
 
 CSV_COLUMNS = ("die", "row", "col", "r_p_ohm", "r_ap_ohm")
 NETCDF_EXTENSIONS = (".nc", ".nc4", ".netcdf", ".cdf")
@@ -268,17 +268,11 @@ def _check_args(path, config, thresholds, allow_none=False):
 
 
 def _write_atomic(path, text, overwrite):
-    if path.exists() and not overwrite:
-        raise FileExistsRefusedError(f"{path} already exists; pass overwrite=True to replace it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+
+    return atomic_write(path, write, overwrite=overwrite)
 
 
 # ---------------------------------------------------------------------------- CSV

@@ -17,7 +17,7 @@ from .die import as_ensemble, config_of
 from .die_stream import DieStream
 from .errors import NotFittedError, ParameterError
 from .statistics import DefectStatistics
-from .network import (DieCoefficients, binarize_weights, coefficients_from_maps,
+from .network import (binarize_weights, coefficients_from_maps,
                       die_coefficients, effective_weights, forward)
 from .weights import weights_dataset, weights_tensors
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import mtjexplore as mx
-from mtjexplore.network import forward, with_bias
+from mtjexplore.network import forward
 from mtjexplore.weights import weights_tensors
 
 

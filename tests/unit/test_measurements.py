@@ -1,11 +1,7 @@
 """Tests for importing measured dies (CSV and NetCDF): formats, validation messages, pipeline."""
 
-import math
-
 import numpy as np
 import pytest
-import torch
-import xarray as xr
 
 import mtjexplore as mx
 from mtjexplore.errors import DataFileError, ParameterError
@@ -17,14 +13,6 @@ from mtjexplore.reference import (EXAMPLE_CSV, example_config, example_csv_path,
 
 SMALL = example_config()
 HEADER = "die,row,col,r_p_ohm,r_ap_ohm"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,13 @@ import torch
 
 import mtjexplore as mx
 from mtjexplore.config import CrossbarConfig
-from mtjexplore.die import DEFECT_CODES, set_defects
+from mtjexplore.die import set_defects
 from mtjexplore.errors import DataFileError, ParameterError
 from mtjexplore.statistics import DefectStatistics, load_statistics
 
 KINDS = ("short", "open", "stuck_p", "stuck_ap")
 #: 1,900 devices: big enough for realistic densities, ten times cheaper to sample than the paper's.
 MEDIUM = CrossbarConfig(n_inputs=36, n_hidden=20, n_outputs=10)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def relative(a, b):
