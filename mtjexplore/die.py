@@ -234,11 +234,17 @@ def classify_defects(die, thresholds=None):
     return die.defect.copy(data=codes)
 
 
-def as_ensemble(dies):
-    """Give a single die a leading ``die`` dimension; leave ensembles alone."""
+def check_dies(dies):
+    """Raise a ParameterError unless ``dies`` is a die or an ensemble Dataset; return it."""
     if not isinstance(dies, xr.Dataset) or not {"g_p", "g_ap"} <= set(dies.data_vars):
         raise ParameterError("dies must be an xarray.Dataset with variables g_p and g_ap "
                              f"(a die or an ensemble); got {type(dies).__name__}")
+    return dies
+
+
+def as_ensemble(dies):
+    """Give a single die a leading ``die`` dimension; leave ensembles alone."""
+    check_dies(dies)
     if "die" in dies.dims:
         return dies
     die_id = int(dies["die"]) if "die" in dies.coords else 0

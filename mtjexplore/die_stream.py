@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .die import DEFECT_CODES
-from .network import DieCoefficients
+from .network import DieCoefficients, pair_coefficients
 from .statistics import KINDS
 
 
@@ -63,12 +63,8 @@ class DieStream:
         self.step = 0
 
     def _healthy_pool(self):
-        """Pool of healthy dies: pair conductances ``[pool, n_synapses, 2]`` and flat maps."""
-        s, d = self.stats, self.config.device
-        shape = (self.pool_size,) + self.pair_cells.shape
-        r_p = s.median_r_p_ohm * torch.exp(s.spread_p * torch.randn(shape, generator=self.gen))
-        r_ap = s.median_r_ap_ohm * torch.exp(s.spread_ap * torch.randn(shape, generator=self.gen))
-        return 1.0 / (r_p + d.r_series_ohm), 1.0 / (r_ap + d.r_series_ohm)
+        """Pool of healthy dies: pair conductances ``[pool, n_synapses, 2]``."""
+        return self.stats.healthy_conductances((self.pool_size,) + self.pair_cells.shape, self.gen)
 
     def _refill(self):
         self.pool_gp, self.pool_gap = self._healthy_pool()
@@ -139,10 +135,8 @@ class DieStream:
 
 
 def _pair_coefficients(gp, gap, unit):
-    """``a``, ``b`` (unit weights) of pairs from ``[..., 2]`` conductances (see network.py)."""
-    b = ((gp[..., 0] - gap[..., 0]) + (gp[..., 1] - gap[..., 1])) / 2
-    a = (gap[..., 0] - gp[..., 1]) + b
-    return a / unit, b / unit
+    """``a``, ``b`` of pairs from ``[..., 2]`` (+, -) conductances."""
+    return pair_coefficients(gp[..., 0], gap[..., 0], gp[..., 1], gap[..., 1], unit)
 
 
 def _defect_values(stats, kinds, own_p, own_ap):

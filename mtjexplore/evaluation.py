@@ -11,11 +11,12 @@ from .datasets import ImageData
 from .die import as_ensemble, config_of, defect_counts
 from .errors import ParameterError
 from .floorplan import Floorplan
-from .network import DieCoefficients, coefficients_from_maps, die_coefficients, evaluate_chunk
+from .network import DieCoefficients, die_coefficients, evaluate_chunk, sample_coefficients
 from .weights import weights_config, weights_tensors
 
 
-def _data_tensors(data, n_inputs):
+def data_tensors(data, n_inputs):
+    """``(x1t, y)``: validated inputs ``[n_inputs + 1, n]`` (bias row included) and labels."""
     if not isinstance(data, ImageData):
         raise ParameterError(f"data must be an ImageData (from load_mnist); got {type(data).__name__}")
     if data.x.shape[1] != n_inputs:
@@ -42,7 +43,7 @@ def evaluate_tensors(weights, coeffs, data, chunk_size=8):
     config = weights_config(weights)
     w1, w2, theta, scale = weights_tensors(weights, config)
     coeffs = ideal_coefficients(config) if coeffs is None else coeffs
-    x1t, y = _data_tensors(data, config.n_inputs)
+    x1t, y = data_tensors(data, config.n_inputs)
     blocks = [(x1t[:, s:s + IMAGE_BLOCK].contiguous(), y[s:s + IMAGE_BLOCK])
               for s in range(0, len(y), IMAGE_BLOCK)]
     errors, losses = [], []
@@ -163,11 +164,7 @@ def sensitivity(weights, sampler, n_samples, data, *, seed=None, chunk_size=8):
     errors, losses = [], []
     for start in range(0, n_samples, chunk_size):
         n = min(chunk_size, n_samples - start)
-        if hasattr(sampler, "sample_maps"):
-            g_p, g_ap, _ = sampler.sample_maps(n, generator, torch.float64)
-            coeffs = coefficients_from_maps(g_p, g_ap, sampler.config)
-        else:
-            coeffs = die_coefficients(sampler(n, int(torch.randint(0, 2**31 - 1, (1,), generator=generator))))
+        coeffs = sample_coefficients(sampler, n, generator, getattr(sampler, "config", None))
         e, l = evaluate_tensors(weights, coeffs, data, chunk_size)
         errors.append(e)
         losses.append(l)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .datasets import ImageData
 from .die import config_of
 from .errors import ParameterError
-from .network import coefficients_from_maps, evaluate_chunk, forward
+from .evaluation import data_tensors, ideal_coefficients
+from .network import die_coefficients, evaluate_chunk, forward
 from .weights import weights_config, weights_tensors
 
 
@@ -41,18 +41,11 @@ class DieEvaluator:
     """
 
     def __init__(self, weights, data):
-        if not isinstance(data, ImageData):
-            raise ParameterError(f"data must be an ImageData (from load_mnist); got {type(data).__name__}")
         self.weights = weights
         self.config = weights_config(weights)
         self._w1, self._w2, self._theta, self._scale = weights_tensors(weights, self.config)
-        if data.x.shape[1] != self.config.n_inputs:
-            raise ParameterError(f"data has {data.x.shape[1]} inputs per image, the network "
-                                 f"{self.config.n_inputs}")
-        x = torch.tensor(np.asarray(data.x), dtype=torch.float32)
-        self._x = x
-        self._x1t = torch.nn.functional.pad(x, (0, 1), value=1.0).T.contiguous()
-        self._y = torch.tensor(np.asarray(data.y), dtype=torch.int64)
+        self._x1t, self._y = data_tensors(data, self.config.n_inputs)
+        self._x = self._x1t[:-1].T  # images without the bias row, for predict()
 
     def coefficients(self, die):
         """:class:`~mtjexplore.network.DieCoefficients` of one die (a leading die dim of 1)."""
@@ -63,16 +56,12 @@ class DieEvaluator:
         if config.layer_shapes != self.config.layer_shapes:
             raise ParameterError(f"the die was made for layer shapes {config.layer_shapes}, the "
                                  f"weights for {self.config.layer_shapes}; use the same CrossbarConfig")
-        g_p = np.asarray(die.g_p.values, dtype=np.float64).reshape((1,) + config.floorplan.shape)
-        g_ap = np.asarray(die.g_ap.values, dtype=np.float64).reshape((1,) + config.floorplan.shape)
-        return coefficients_from_maps(torch.from_numpy(g_p), torch.from_numpy(g_ap), config)
+        return die_coefficients(die)
 
     @torch.no_grad()
     def evaluate(self, die):
         """``(error, loss)`` of the weights on ``die`` as floats (``die=None``: ideal devices)."""
         if die is None:
-            from .evaluation import ideal_coefficients
-
             coeffs = ideal_coefficients(self.config)
         else:
             coeffs = self.coefficients(die)

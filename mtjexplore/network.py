@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .die import as_ensemble, config_of
+from .die import check_dies, config_of
 
 
 @dataclass
@@ -51,6 +51,13 @@ def _pair_index(floorplan, layer):
     return torch.as_tensor(flat.reshape(-1, 2).T.copy())
 
 
+def pair_coefficients(gp_plus, ga_plus, gp_minus, ga_minus, unit):
+    """``(a, b)`` in unit weights of differential pairs from their four conductances (see above)."""
+    b = ((gp_plus - ga_plus) + (gp_minus - ga_minus)) / 2
+    a = (ga_plus - gp_minus) + b
+    return a / unit, b / unit
+
+
 def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32, floorplan=None):
     """Build :class:`DieCoefficients` from map tensors ``[n_dies, n_rows, n_cols]`` in one go.
 
@@ -65,11 +72,10 @@ def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32, floorplan=Non
         plus, minus = _pair_index(fp, layer)
         gp_plus, gp_minus = g_p.index_select(1, plus), g_p.index_select(1, minus)
         ga_plus, ga_minus = g_ap.index_select(1, plus), g_ap.index_select(1, minus)
-        b = ((gp_plus - ga_plus) + (gp_minus - ga_minus)) / 2
-        a = (ga_plus - gp_minus) + b
+        a, b = pair_coefficients(gp_plus, ga_plus, gp_minus, ga_minus, unit)
         shape = (g_p.shape[0],) + fp.layer_shape(layer)
-        a_all.append((a / unit).to(dtype).view(shape))
-        b_all.append((b / unit).to(dtype).view(shape))
+        a_all.append(a.to(dtype).view(shape))
+        b_all.append(b.to(dtype).view(shape))
     return DieCoefficients(a_all, b_all)
 
 
@@ -78,10 +84,24 @@ def die_coefficients(dies, dtype=torch.float32, floorplan=None):
 
     ``floorplan`` (default: the dies' configuration's) places the synapses on the maps.
     """
-    dies = as_ensemble(dies)
-    g_p = torch.from_numpy(np.ascontiguousarray(dies.g_p.values, dtype=np.float64))
-    g_ap = torch.from_numpy(np.ascontiguousarray(dies.g_ap.values, dtype=np.float64))
-    return coefficients_from_maps(g_p, g_ap, config_of(dies), dtype, floorplan)
+    config = config_of(check_dies(dies))
+    shape = (-1,) + config.floorplan.shape
+    g_p = torch.from_numpy(np.asarray(dies.g_p.values, dtype=np.float64).reshape(shape))
+    g_ap = torch.from_numpy(np.asarray(dies.g_ap.values, dtype=np.float64).reshape(shape))
+    return coefficients_from_maps(g_p, g_ap, config, dtype, floorplan)
+
+
+def sample_coefficients(sampler, n_dies, generator, config, *, map_dtype=torch.float64):
+    """Coefficients of ``n_dies`` dies freshly drawn from ``sampler``.
+
+    ``sampler`` is a :class:`~mtjexplore.statistics.DefectStatistics` (or anything with
+    ``sample_maps(n, generator, dtype)``) or a callable ``f(n_dies, seed) -> Dataset``.
+    """
+    if hasattr(sampler, "sample_maps"):
+        g_p, g_ap, _ = sampler.sample_maps(n_dies, generator, map_dtype)
+        return coefficients_from_maps(g_p, g_ap, config)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    return die_coefficients(sampler(n_dies, seed))
 
 
 class _SignSTE(torch.autograd.Function):

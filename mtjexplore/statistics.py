@@ -188,20 +188,25 @@ class DefectStatistics:
             raise ParameterError(f"provenance must be a str; got {self.provenance!r}")
 
     # ------------------------------------------------------------------ sampling
+    def healthy_conductances(self, shape, generator, dtype=torch.float32):
+        """``(g_p, g_ap)`` tensors of ``shape`` for good devices: log-normal junctions + series."""
+        r_series = self.config.device.r_series_ohm
+        r_p = self.median_r_p_ohm * torch.exp(
+            self.spread_p * torch.randn(shape, generator=generator, dtype=dtype))
+        r_ap = self.median_r_ap_ohm * torch.exp(
+            self.spread_ap * torch.randn(shape, generator=generator, dtype=dtype))
+        return 1.0 / (r_p + r_series), 1.0 / (r_ap + r_series)
+
     def sample_maps(self, n_dies, generator, dtype=torch.float32):
         """Sample ``(g_p, g_ap, defect)`` tensors of shape ``[n_dies, n_rows, n_cols]``.
 
         The fast path used by statistics-aware training (called every step); :meth:`sample`
         wraps it in a Dataset. Vectorized over dies and devices.
         """
-        d, fp = self.config.device, self.config.floorplan
+        fp = self.config.floorplan
         shape = (n_dies,) + fp.shape
         present = torch.as_tensor(fp.present)
-        r_p = self.median_r_p_ohm * torch.exp(
-            self.spread_p * torch.randn(shape, generator=generator, dtype=dtype))
-        r_ap = self.median_r_ap_ohm * torch.exp(
-            self.spread_ap * torch.randn(shape, generator=generator, dtype=dtype))
-        g_p, g_ap = 1.0 / (r_p + d.r_series_ohm), 1.0 / (r_ap + d.r_series_ohm)
+        g_p, g_ap = self.healthy_conductances(shape, generator, dtype)
         kinds = self._draw_kinds(n_dies, generator, dtype).reshape(shape)
         for kind in KINDS:
             mask = kinds == DEFECT_CODES[kind]

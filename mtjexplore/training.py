@@ -17,8 +17,8 @@ from .die import as_ensemble, config_of
 from .die_stream import DieStream
 from .errors import NotFittedError, ParameterError
 from .statistics import DefectStatistics
-from .network import (binarize_weights, coefficients_from_maps,
-                      die_coefficients, effective_weights, forward)
+from .network import (binarize_weights, die_coefficients, effective_weights, forward,
+                      sample_coefficients)
 from .weights import weights_dataset, weights_tensors
 
 METHODS = ("software", "defect_aware", "statistics_aware")
@@ -202,15 +202,7 @@ class Trainer:
         if isinstance(self.sampler, DefectStatistics) and self.sampler.spatial == "independent" \
                 and not self.exact_sampling:
             return DieStream(self.sampler, k, generator, refresh=n_batches)
-        if hasattr(self.sampler, "sample_maps"):
-            def draw():
-                g_p, g_ap, _ = self.sampler.sample_maps(k, generator)
-                return coefficients_from_maps(g_p, g_ap, config)
-        else:
-            def draw():
-                seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-                return die_coefficients(as_ensemble(self.sampler(k, seed)))
-        return draw
+        return lambda: sample_coefficients(self.sampler, k, generator, config, map_dtype=torch.float32)
 
     def _validation_coeffs(self, config):
         if self.method == "software":
@@ -218,11 +210,7 @@ class Trainer:
         if self.method == "defect_aware":
             return die_coefficients(self.die)
         generator = torch_generator(10_007 + seed_attr(self.seed))
-        if hasattr(self.sampler, "sample_maps"):
-            g_p, g_ap, _ = self.sampler.sample_maps(self.n_val_dies, generator, torch.float64)
-            return coefficients_from_maps(g_p, g_ap, config)
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        return die_coefficients(as_ensemble(self.sampler(self.n_val_dies, seed)))
+        return sample_coefficients(self.sampler, self.n_val_dies, generator, config)
 
     # ---------------------------------------------------------------- training
     def _temperature(self, step, n_steps):
