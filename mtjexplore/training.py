@@ -106,6 +106,11 @@ class Trainer:
     output_scale : float or None, default None
         Fixed factor from output currents (unit weights) to the logits of the cross-entropy;
         None learns it. A smaller value demands larger current margins between classes.
+    loss_cap : float or None, default None
+        Cap each image's cross-entropy smoothly at ``loss_cap`` nats (``cap * tanh(loss / cap)``).
+        Without it, when shorts are very strong, the few images a sampled die makes hopeless
+        dominate the mean loss and training shrinks the output scale until nothing is learned
+        (see ``docs/results/short_strength``); with a cap they count as "wrong", no more.
     exact_sampling : bool, default False
         Statistics-aware only: sample every die of every step in full (slow). By default a
         :class:`~mtjexplore.die_stream.DieStream` draws fresh defects every step on spread
@@ -126,7 +131,7 @@ class Trainer:
     def __init__(self, config=None, *, method="software", die=None, sampler=None,
                  dies_per_step=2, die_loss="mean", epochs=20, batch_size=128, lr=1e-2,
                  activity_penalty=0.0, surrogate_width=3.0, soft_start=0.0, soft_fraction=0.7,
-                 n_val_dies=8, output_scale=None, exact_sampling=False, seed=None):
+                 n_val_dies=8, output_scale=None, loss_cap=None, exact_sampling=False, seed=None):
         self.config = config
         self.method = method
         self.die = die
@@ -142,6 +147,7 @@ class Trainer:
         self.soft_fraction = soft_fraction
         self.n_val_dies = n_val_dies
         self.output_scale = output_scale
+        self.loss_cap = loss_cap
         self.exact_sampling = exact_sampling
         self.seed = seed
 
@@ -155,9 +161,11 @@ class Trainer:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f"{name} must be an int >= 1; got {value!r}")
-        if self.output_scale is not None and not (isinstance(self.output_scale, (int, float))
-                                                  and math.isfinite(self.output_scale) and self.output_scale > 0):
-            raise ParameterError(f"output_scale must be None or a finite number > 0; got {self.output_scale!r}")
+        for name in ("output_scale", "loss_cap"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                          and math.isfinite(value) and value > 0):
+                raise ParameterError(f"{name} must be None or a finite number > 0; got {value!r}")
         for name, strict in (("lr", True), ("surrogate_width", True), ("activity_penalty", False),
                              ("soft_start", False), ("soft_fraction", True)):
             value = getattr(self, name)
@@ -220,7 +228,7 @@ class Trainer:
         kw = {"width": self.surrogate_width, "temperature": temperature}
         if coeffs is None:
             logits = model.logits(x, **kw)
-            return F.cross_entropy(logits, y), logits
+            return self._cross_entropy(logits, y), logits
         if x.shape[0] < coeffs.n_dies:  # a last batch smaller than dies_per_step
             coeffs = coeffs.select(slice(0, x.shape[0]))
         k = coeffs.n_dies
@@ -229,9 +237,16 @@ class Trainer:
         logits = model.logits(xs, coeffs, **kw)
         flat = logits.reshape(n, -1)
         if self.die_loss == "mean" or k == 1:
-            return F.cross_entropy(flat, ys), flat
-        per_die = F.cross_entropy(flat, ys, reduction="none").view(k, -1).mean(1)
+            return self._cross_entropy(flat, ys), flat
+        per_die = self._cross_entropy(flat, ys, reduction="none").view(k, -1).mean(1)
         return per_die.topk(max(1, k // 2)).values.mean(), flat
+
+    def _cross_entropy(self, logits, y, reduction="mean"):
+        """Cross-entropy (per image with ``reduction="none"``), smoothly capped at ``loss_cap``."""
+        if self.loss_cap is None:
+            return F.cross_entropy(logits, y, reduction=reduction)
+        loss = self.loss_cap * torch.tanh(F.cross_entropy(logits, y, reduction="none") / self.loss_cap)
+        return loss.mean() if reduction == "mean" else loss
 
     def fit(self, train, *, init=None, validation=None, callback=None):
         """Train on ``train``; returns ``self`` with ``weights_``, ``history_`` set.

@@ -140,6 +140,16 @@ def test_method_summary_statistics():
     sw = s.sel({"method": "software"})
     assert float(sw.mean_error) == pytest.approx(0.145) and float(sw.worst_error) == pytest.approx(0.20)
     assert float(sw.median_error) == pytest.approx(0.135) and float(sw.gap) == pytest.approx(0.045)
+    # standard error of the mean over the 4 dies: sample std (ddof=1) / sqrt(4)
+    assert float(sw.gap_se) == pytest.approx(np.std([0.20, 0.12, 0.11, 0.15], ddof=1) / 2)
+    assert float(s.sel({"method": "statistics_aware"}).gap_se) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_summary_states_the_uncertainty_of_the_gap():
+    text = report.summary_markdown(fake_results(0.01))
+    se = 100 * np.std([0.20, 0.12, 0.11, 0.15], ddof=1) / 2
+    assert f"| +4.50 % ± {se:.2f} |" in text
+    assert "With 4 dies the mean gap is known to ± 0.00 % (standard error over the dies)" in text
 
 
 def test_layer_notes_compare_dies_with_and_without_output_shorts():

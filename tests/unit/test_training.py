@@ -83,12 +83,29 @@ def test_not_fitted_error():
     ({"die_loss": "max"}, "die_loss must be one of"),
     ({"method": "defect_aware"}, "method='defect_aware' needs die="),
     ({"method": "statistics_aware"}, "method='statistics_aware' needs sampler="),
+    ({"loss_cap": 0.0}, "loss_cap must be None or a finite number > 0; got 0.0"),
+    ({"loss_cap": True}, "loss_cap must be None or a finite number > 0; got True"),
 ])
 def test_bad_trainer_parameters_named(mnist_small, kwargs, words):
     train, _ = mnist_small
     with pytest.raises(mx.ParameterError) as info:
         mx.Trainer(mx.paper_config(), **kwargs).fit(train)
     assert words in str(info.value)
+
+
+def test_loss_cap_bounds_every_step_loss(mnist_small):
+    """With no series resistance a short passes ~167 unit weights: uncapped losses explode."""
+    import dataclasses
+
+    train, _ = mnist_small
+    device = dataclasses.replace(mx.config.paper_device(), r_series_ohm=0.0)
+    stats = mx.DefectStatistics(mx.paper_config(device), {"short": 60})
+    kwargs = {"method": "statistics_aware", "sampler": stats, "epochs": 1, "seed": 0}
+    data = train.subset(640, seed=0)
+    free = mx.Trainer(**kwargs).fit(data).history_.loss.values
+    capped = mx.Trainer(loss_cap=0.5, **kwargs).fit(data).history_.loss.values
+    assert free.max() > 1.0
+    assert capped.max() <= 0.5 and capped.min() > 0
 
 
 def test_wrong_image_size_is_explained():
