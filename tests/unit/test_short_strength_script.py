@@ -29,6 +29,7 @@ def test_quick_study_writes_results_summary_and_figure(tmp_path):
     text = (out / "summary.md").read_text()
     assert "| 500 Ω (default) | 11.7 unit weights |" in text
     assert "statistics-aware, loss capped at 3 nats" in text
+    assert "- statistics-aware: within 2 % at" in text
     assert (out / "gap_vs_short.png").stat().st_size > 10_000
 
     again = run("--out", out, "--seeds", 0, "--r-series", 500)
