@@ -176,9 +176,12 @@ def train_defect_aware(software, die, train, seed, settings, callback=None):
     return trainer.fit(train, init=software, callback=callback).weights_
 
 
-def train_statistics_aware(software, statistics, train, seed, settings, callback=None):
-    """Statistics-aware fine-tuning of ``software`` weights on dies sampled from ``statistics``."""
-    kwargs = recipe("statistics_aware", settings)
+def train_statistics_aware(software, statistics, train, seed, settings, callback=None, **overrides):
+    """Statistics-aware fine-tuning of ``software`` weights on dies sampled from ``statistics``.
+
+    ``overrides`` replace or add Trainer keyword arguments of the recipe (e.g. ``loss_cap=3``).
+    """
+    kwargs = {**recipe("statistics_aware", settings), **overrides}
     trainer = Trainer(statistics.config, method="statistics_aware", sampler=statistics, seed=seed,
                       **kwargs)
     return trainer.fit(train, init=software, callback=callback).weights_

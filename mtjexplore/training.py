@@ -109,7 +109,7 @@ class Trainer:
     loss_cap : float or None, default None
         Cap each image's cross-entropy smoothly at ``loss_cap`` nats (``cap * tanh(loss / cap)``).
         Without it, when shorts are very strong, the few images a sampled die makes hopeless
-        dominate the mean loss and training shrinks the output scale until nothing is learned
+        dominate the mean loss and training shrinks the output scale until little is learned
         (see ``docs/results/short_strength``); with a cap they count as "wrong", no more.
     exact_sampling : bool, default False
         Statistics-aware only: sample every die of every step in full (slow). By default a

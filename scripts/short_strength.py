@@ -59,14 +59,13 @@ def study(r_series, seeds, settings, loss_cap=None, progress=True):
     software = reproduce.train_software(mx.paper_config(), train, reproduce.derive_seed(0, "software"), settings)
     ideal = float(mx.evaluate(software, None, test).error)
     error = np.full((len(r_series), len(methods), len(seeds), 36), np.nan)
-    ratio, shorts = [], None
+    ratio = []
     bar = tqdm(total=len(r_series) * len(seeds) * (len(methods) - 1), desc="statistics-aware trainings",
                disable=not progress)
     for i, r in enumerate(r_series):
         device = dataclasses.replace(mx.config.paper_device(), r_series_ohm=float(r))
-        config = mx.paper_config(device)
         ratio.append(device.short_to_weight_ratio)
-        dies, stats = reproduce.measured_dies(36, ensemble=mx.reference_ensemble(seed=0, config=config))
+        dies, stats = reproduce.measured_dies(36, ensemble=mx.reference_ensemble(seed=0, config=mx.paper_config(device)))
         error[i, 0] = mx.evaluate(software, dies, test).error.values  # the same for every seed
         for j, seed in enumerate(seeds):
             seed = reproduce.derive_seed(seed, "statistics_aware")
@@ -74,19 +73,17 @@ def study(r_series, seeds, settings, loss_cap=None, progress=True):
             error[i, 1, j] = mx.evaluate(sa, dies, test).error.values
             bar.update()
             if loss_cap:
-                capped = mx.Trainer(config, method="statistics_aware", sampler=stats, seed=seed, loss_cap=loss_cap,
-                                    **reproduce.recipe("statistics_aware", settings)).fit(train, init=software)
-                error[i, 2, j] = mx.evaluate(capped.weights_, dies, test).error.values
+                capped = reproduce.train_statistics_aware(software, stats, train, seed, settings,
+                                                          loss_cap=loss_cap)
+                error[i, 2, j] = mx.evaluate(capped, dies, test).error.values
                 bar.update()
-        shorts = mx.defect_counts(dies).sel(kind="short").values if shorts is None else shorts
     bar.close()
     return xr.Dataset(
         {"error": (("r_series", "method", "seed", "die"), error,
                    {"long_name": "misclassification error on the die", "units": "1"}),
          "short_to_weight": (("r_series",), np.array(ratio),
                              {"long_name": "current of a short in unit weights (g_short / (G_P - G_AP))"}),
-         "ideal_error": ((), ideal, {"long_name": "software weights on ideal devices", "units": "1"}),
-         "shorts": (("die",), shorts, {"long_name": "shorted devices on the die"})},
+         "ideal_error": ((), ideal, {"long_name": "software weights on ideal devices", "units": "1"})},
         coords={"r_series": ("r_series", np.asarray(r_series, dtype=float), {"units": "ohm"}),
                 "method": methods, "seed": list(seeds), "die": np.arange(36)},
         attrs={"n_train": len(train), "n_test": len(test), "loss_cap": loss_cap or 0.0,
