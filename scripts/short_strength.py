@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO))
 import mtjexplore as mx  # noqa: E402
 from mtjexplore import reproduce  # noqa: E402
 from mtjexplore.io import atomic_write  # noqa: E402
+from mtjexplore.reference import N_REFERENCE_DIES  # noqa: E402
 from mtjexplore.report import METHOD_LABELS  # noqa: E402
 
 CAPPED = "statistics_aware_capped"
@@ -58,14 +59,14 @@ def study(r_series, seeds, settings, loss_cap=None, progress=True):
     train, test = mx.load_mnist(n_train=settings.n_train, n_test=settings.n_test)
     software = reproduce.train_software(mx.paper_config(), train, reproduce.derive_seed(0, "software"), settings)
     ideal = float(mx.evaluate(software, None, test).error)
-    error = np.full((len(r_series), len(methods), len(seeds), 36), np.nan)
+    error = np.full((len(r_series), len(methods), len(seeds), N_REFERENCE_DIES), np.nan)
     ratio = []
     bar = tqdm(total=len(r_series) * len(seeds) * (len(methods) - 1), desc="statistics-aware trainings",
                disable=not progress)
     for i, r in enumerate(r_series):
         device = dataclasses.replace(mx.config.paper_device(), r_series_ohm=float(r))
         ratio.append(device.short_to_weight_ratio)
-        dies, stats = reproduce.measured_dies(36, ensemble=mx.reference_ensemble(seed=0, config=mx.paper_config(device)))
+        dies, stats = reproduce.measured_dies(N_REFERENCE_DIES, ensemble=mx.reference_ensemble(seed=0, config=mx.paper_config(device)))
         error[i, 0] = mx.evaluate(software, dies, test).error.values  # the same for every seed
         for j, seed in enumerate(seeds):
             seed = reproduce.derive_seed(seed, "statistics_aware")
@@ -85,7 +86,7 @@ def study(r_series, seeds, settings, loss_cap=None, progress=True):
                              {"long_name": "current of a short in unit weights (g_short / (G_P - G_AP))"}),
          "ideal_error": ((), ideal, {"long_name": "software weights on ideal devices", "units": "1"})},
         coords={"r_series": ("r_series", np.asarray(r_series, dtype=float), {"units": "ohm"}),
-                "method": methods, "seed": list(seeds), "die": np.arange(36)},
+                "method": methods, "seed": list(seeds), "die": np.arange(N_REFERENCE_DIES)},
         attrs={"n_train": len(train), "n_test": len(test), "loss_cap": loss_cap or 0.0,
                "recipes": repr({m: reproduce.recipe(m, settings) for m in ("software", "statistics_aware")}),
                "mtjexplore_version": mx.__version__})
@@ -119,10 +120,12 @@ def summary(results):
         "| series resistance | a short passes | unaware | " + " | ".join(_label(results, m) for m in trained) + " |",
         "|---:|---:|---:|" + "---:|" * len(trained),
     ]
+    def cell(per_seed):
+        return f"{per_seed.mean():+.2f} % ({', '.join(f'{g:+.2f}' for g in per_seed)})"
+
     for i, r in enumerate(results.r_series.values):
         row = gap.isel(r_series=i)
-        cells = [f"{float(row.sel({'method': m}).mean()):+.2f} % ({', '.join(f'{g:+.2f}' for g in row.sel({'method': m}).values)})"
-                 for m in trained]
+        cells = [cell(row.sel({"method": m}).values) for m in trained]
         default = " (default)" if r == mx.config.paper_device().r_series_ohm else ""
         lines.append(f"| {r:.0f} Ω{default} | {float(results.short_to_weight[i]):.1f} unit weights "
                      f"| {float(row.sel({'method': 'software'}).isel(seed=0)):+.2f} % | " + " | ".join(cells) + " |")
@@ -193,10 +196,10 @@ def main(argv=None):
     start = time.perf_counter()
     results = study(args.r_series, args.seeds, settings, loss_cap=args.loss_cap)
     mx.save(results, out / "results.nc", overwrite=True)
-    atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(summary(results)),
-                 overwrite=True)
+    text = summary(results)
+    atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(text), overwrite=True)
     figure(results, out / "gap_vs_short.png")
-    print(summary(results))
+    print(text)
     print(f"written to {out} in {time.perf_counter() - start:.0f} s")
 
 
