@@ -10,8 +10,6 @@ import re
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
 N_ROWS, N_COLS = 101, 200          # the paper die's physical array
 STEP_MS = 60_000                   # first training step in a fresh kernel
 MARGIN = {"top": 28, "bottom": 36, "left": 48, "right": 12}   # the painter figure's fig_margin

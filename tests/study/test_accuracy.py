@@ -10,9 +10,6 @@ import pytest
 
 from mtjexplore.reproduce import reproduce
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("study")]
-
-
 @pytest.fixture(scope="module")
 def study():
     return reproduce(n_dies=36, seed=0, progress=False)

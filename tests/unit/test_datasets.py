@@ -1,6 +1,7 @@
 """Tests for mtjexplore.datasets: IDX reading, downsampling, binarization, loading."""
 
 import gzip
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -21,7 +22,9 @@ from mtjexplore.datasets import (
 )
 from mtjexplore.errors import DataFileError, ParameterError
 
-SHARED_MNIST = Path("/work/shared/data/mnist")
+# The canonical IDX files beside the repository (../shared/data/mnist), or where MTJEXPLORE_MNIST_DIR says.
+SHARED_MNIST = Path(os.environ.get("MTJEXPLORE_MNIST_DIR",
+                                   Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"))
 CODES = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}
 
 
@@ -312,7 +315,7 @@ def test_load_mnist_cache_read_only_and_shared(mnist):
         train.x[0, 0] = 1.0
 
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="canonical MNIST IDX files not available")
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason=f"the canonical MNIST IDX files are not in {SHARED_MNIST} (set MTJEXPLORE_MNIST_DIR)")
 def test_packaged_file_equals_canonical_idx():
     with np.load(Path(datasets.__file__).parent / "data" / "mnist.npz") as npz:
         for key, stem in IDX_FILES.items():

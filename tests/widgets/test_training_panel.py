@@ -47,7 +47,16 @@ def test_a_short_run_finishes_and_updates_progress_curves_and_weights(data_2000)
 def test_stop_ends_the_run_after_the_current_step(data_2000):
     panel = _panel(data_2000)
     panel.epochs.value = 50  # 800 steps if nobody stopped it
+    in_first_step, on_step = threading.Event(), panel._on_step
+
+    def hold_first_step_until_stop(info):  # Stop is pressed while step 1 is under way, however slow
+        in_first_step.set()
+        assert panel._stop.wait(TIMEOUT_S)
+        return on_step(info)
+
+    panel._on_step = hold_first_step_until_stop
     assert panel.start()
+    assert in_first_step.wait(TIMEOUT_S)
     panel.stop_button.click()
     assert panel.wait(TIMEOUT_S)
     assert panel.history.sizes["step"] == 1
