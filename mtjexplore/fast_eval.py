@@ -3,7 +3,8 @@
 :func:`mtjexplore.evaluate` prepares the data tensors, the weights and the result Dataset on every
 call. The crossbar painter re-evaluates after every painted device, so :class:`DieEvaluator`
 prepares them once and then runs only the coefficient gather and the two matrix products of
-:func:`mtjexplore.network.evaluate_chunk` -- the same forward model, the same numbers.
+:func:`mtjexplore.network.evaluate_chunk` -- the same forward model, the same numbers (ties at
+the output counted by :func:`mtjexplore.network.tie_error`).
 """
 
 from __future__ import annotations
@@ -73,7 +74,11 @@ class DieEvaluator:
     def predict(self, die, index):
         """Predicted classes (numpy int array) of the images ``data[index]`` on ``die``.
 
-        ``die=None`` predicts on ideal devices.
+        ``die=None`` predicts on ideal devices. Where several classes tie exactly for the
+        largest output (common on ideal devices, practically never on a die with device spread)
+        this shows the first of them; :meth:`evaluate` counts such an image as the hardware would
+        on average (:func:`mtjexplore.network.tie_error`), so on ideal devices the share of wrong
+        predictions can differ slightly from the error.
         """
         x = self._x[torch.as_tensor(np.atleast_1d(index), dtype=torch.int64)]
         coeffs = None if die is None else self.coefficients(die)

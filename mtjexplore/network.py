@@ -10,6 +10,17 @@ the nominal unit weight ``G_P - G_AP`` (an ideal die gives ``a = 0``, ``b = 1`` 
 defective device has ``g_p == g_ap``: it contributes to ``a`` only and passes no gradient to the
 weight through ``b``. Hidden neurons are comparators (``h = 1`` when the column current exceeds
 the threshold ``theta``); the output is the class with the largest current.
+
+**Ties at the output.** On ideal devices every output current is an integer number of unit
+weights, so several classes often carry exactly the largest current (about 5 % of the MNIST test
+images for the baseline). ``argmax`` would then pick the first class, an advantage the hardware
+does not have: a physical winner-take-all breaks an exact tie by noise. :func:`tie_error` is the
+one place where the error is counted, and it counts a tie as the hardware would on average: an
+image whose largest output is shared by ``k`` classes *including* the true label is ``(k - 1) / k``
+of an error (the expected error of a uniformly random tie-break), and a tie not containing the
+label is a full error. The result is deterministic (no random draw) and equals plain
+``argmax`` counting whenever there is no tie, which on dies with device spread is practically
+always.
 """
 
 from __future__ import annotations
@@ -198,13 +209,45 @@ def forward(x, w1, w2, theta, coeffs=None, *, width=None, temperature=0.0):
     return with_bias(h) @ w2 if coeffs is None else torch.matmul(with_bias(h), coeffs.effective(1, w2))
 
 
+def tie_error(outputs, y):
+    """Per-image error of winner-take-all outputs with exact ties counted as a random tie-break.
+
+    Parameters
+    ----------
+    outputs : torch.Tensor
+        ``[..., n, n_classes]`` output currents or logits (any positive scaling of them).
+    y : torch.Tensor
+        ``[n]`` (or broadcastable to ``outputs.shape[:-1]``) true labels, int64.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., n]`` float64: 0 when the label alone has the largest output; ``(k - 1) / k`` when
+        the largest output is shared exactly by ``k`` classes, the label among them (the expected
+        error of a uniformly random tie-break, as the noise of a physical winner-take-all would
+        break it); 1 when the label is not among the largest. See the module docstring.
+
+    Examples
+    --------
+    >>> out = torch.tensor([[3., 1., 0.], [2., 2., 0.], [2., 2., 2.], [2., 2., 5.]])
+    >>> tie_error(out, torch.tensor([0, 1, 2, 0])).tolist()
+    [0.0, 0.5, 0.6666666666666666, 1.0]
+    """
+    top = outputs.amax(-1, keepdim=True)
+    at_top = outputs == top
+    k = at_top.sum(-1).to(torch.float64)
+    label = y.expand(outputs.shape[:-1]).unsqueeze(-1)
+    label_on_top = at_top.gather(-1, label).squeeze(-1)
+    return torch.where(label_on_top, (k - 1) / k, torch.ones_like(k))
+
+
 def evaluate_chunk(x1t, y, w1, w2, theta, coeffs, scale):
     """Errors and mean cross-entropy of every die in ``coeffs`` on all images.
 
     ``x1t`` is the ``[n_inputs + 1, n_images]`` input matrix (bias row included), transposed
     once by the caller. Layer 1 of all dies is one GEMM, ``[W1_die0 | W1_die1 | ...]^T @ x1t``;
     the comparators run in place on its output; layer 2 is one batched product. Returns two
-    ``[n_dies]`` tensors (error fraction, loss).
+    ``[n_dies]`` tensors (error fraction, with ties counted by :func:`tie_error`; loss).
     """
     n_dies, (n_in, n_hid) = coeffs.n_dies, coeffs.a[0].shape[1:]
     n = x1t.shape[1]
@@ -214,8 +257,8 @@ def evaluate_chunk(x1t, y, w1, w2, theta, coeffs, scale):
     w2_eff = coeffs.effective(1, w2).transpose(1, 2)                 # [n_dies, n_out, n_hid + 1]
     logits = torch.baddbmm(w2_eff[:, :, n_hid:], w2_eff[:, :, :n_hid], h)  # [n_dies, n_out, n]
     logits = logits.transpose(1, 2).contiguous().mul_(scale)         # [n_dies, n, n_out]
-    top, winner = logits.max(2)                                      # first index among ties
-    wrong = (winner != y).to(torch.float64).mean(1)
+    wrong = tie_error(logits, y).mean(1)
+    top = logits.amax(2)
     log_norm = top + (logits - top.unsqueeze(2)).exp_().sum(2).log_()
     loss = (log_norm - logits.gather(2, y.expand(n_dies, n).unsqueeze(2)).squeeze(2)).mean(1)
     return wrong, loss.to(torch.float64)

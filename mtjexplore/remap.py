@@ -47,7 +47,7 @@ from .datasets import ImageData
 from .die import as_ensemble, config_of
 from .errors import ParameterError
 from .floorplan import Floorplan
-from .network import die_coefficients
+from .network import die_coefficients, tie_error
 from .weights import weights_config, weights_tensors
 
 
@@ -342,7 +342,7 @@ def _die_loss(pb, placement):
     t, q = torch.as_tensor(out_swap, dtype=torch.long), torch.as_tensor(out_slot, dtype=torch.long)
     a, b = pb.a2[t[None, :], rows[:, None], q[None, :]], pb.b2[t[None, :], rows[:, None], q[None, :]]
     outputs = h1 @ (a + b * pb.w2)
-    error = (outputs.argmax(-1) != pb.y).double().mean()
+    error = tie_error(outputs, pb.y).mean()
     return float(pb.ce(outputs)), float(error)
 
 

@@ -3,8 +3,58 @@ import pytest
 import torch
 
 import mtjexplore as mx
-from mtjexplore.network import forward
+from mtjexplore.network import forward, tie_error
 from mtjexplore.weights import weights_tensors
+
+
+def _reference_tie_error(outputs, y):
+    """Numpy, one image at a time: the expected error of a uniformly random tie-break."""
+    out = []
+    for row, label in zip(np.asarray(outputs, dtype=np.float64), np.asarray(y)):
+        winners = np.flatnonzero(row == row.max())
+        out.append(1.0 - (label in winners) / winners.size)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("outputs, label, expected", [
+    ([5, 1, 0, 0], 0, 0.0),          # k = 1, label wins
+    ([5, 1, 0, 0], 1, 1.0),          # k = 1, label loses
+    ([4, 4, 0, 1], 1, 0.5),          # k = 2, label in the tie
+    ([4, 4, 0, 1], 0, 0.5),          # k = 2, label in the tie, first index
+    ([4, 4, 0, 1], 3, 1.0),          # k = 2, label outside the tie
+    ([3, 0, 3, 3], 2, 2 / 3),        # k = 3, label in the tie
+    ([3, 0, 3, 3], 1, 1.0),          # k = 3, label outside the tie
+    ([-2, -2, -2, -2], 3, 0.75),     # all tied
+])
+def test_tie_error_counts_a_k_way_tie_as_a_random_tie_break(outputs, label, expected):
+    got = tie_error(torch.tensor([outputs], dtype=torch.float32), torch.tensor([label]))
+    assert got.dtype == torch.float64 and got.shape == (1,)
+    assert float(got[0]) == pytest.approx(expected, abs=1e-15)
+
+
+def test_tie_error_on_a_die_batch_matches_the_per_image_reference():
+    gen = torch.Generator().manual_seed(0)
+    outputs = torch.randint(-3, 4, (3, 200, 10), generator=gen).float() * 0.37  # many ties
+    y = torch.randint(0, 10, (200,), generator=gen)
+    got = tie_error(outputs, y)
+    assert got.shape == (3, 200)
+    for d in range(3):
+        np.testing.assert_allclose(got[d].numpy(), _reference_tie_error(outputs[d], y), atol=1e-15)
+    assert (got > 0).float().mean() < 1 and ((got > 0) & (got < 1)).any()  # ties were present
+
+
+def test_ideal_error_counts_ties_as_the_hardware_would(quick_weights, mnist_small):
+    _, test = mnist_small
+    w1, w2, theta, _ = weights_tensors(quick_weights)
+    out = forward(torch.tensor(test.x), w1, w2, theta)
+    expected = _reference_tie_error(out.numpy(), test.y).mean()
+    first_index = float((out.argmax(1) != torch.tensor(test.y)).float().mean())
+    got = float(mx.evaluate(quick_weights, None, test).error)
+    assert got == pytest.approx(expected, abs=1e-12)
+    n_tied = int(((out == out.amax(1, keepdim=True)).sum(1) > 1).sum())
+    assert n_tied > 0 and got != pytest.approx(first_index, abs=1e-6)  # ties no longer go to the first index
+    again = float(mx.evaluate(quick_weights, None, test).error)
+    assert again == got  # deterministic: an expectation, not a random draw
 
 
 def test_ideal_die_equals_ideal_evaluation(quick_weights, mnist_small):
@@ -25,7 +75,7 @@ def test_batched_evaluation_matches_per_die_reference(quick_weights, mnist_small
         from mtjexplore.network import die_coefficients
         c = die_coefficients(ens.isel(die=k))
         out = forward(x, w1, w2, theta, c)[0]
-        assert float(res.error[k]) == pytest.approx(float((out.argmax(1) != y).float().mean()))
+        assert float(res.error[k]) == pytest.approx(_reference_tie_error(out.numpy(), test.y).mean())
     assert list(res.die.values) == list(range(5))
     assert (res.n_short.values == mx.defect_counts(ens).sel(kind="short").values).all()
 
