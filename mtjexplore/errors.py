@@ -30,3 +30,7 @@ def check(condition, message, exc=ParameterError):
     """Raise ``exc(message)`` unless ``condition`` holds."""
     if not condition:
         raise exc(message)
+
+
+class FileWriteError(MTJExploreError, OSError):
+    """Writing a file failed (read-only folder, full disk, name too long, library error)."""

@@ -43,11 +43,11 @@ def test_failed_write_leaves_existing_file(tmp_path, monkeypatch):
 
 
 def test_load_errors_name_the_file(tmp_path):
-    with pytest.raises(mx.DataFileError, match="nope.nc: no such file"):
+    with pytest.raises(mx.DataFileError, match="nope.nc': no such file"):
         mx.load(tmp_path / "nope.nc")
     bad = tmp_path / "bad.nc"
     bad.write_bytes(b"not netcdf at all")
-    with pytest.raises(mx.DataFileError, match="bad.nc: not a readable NetCDF file"):
+    with pytest.raises(mx.DataFileError, match="bad.nc': not a readable NetCDF file"):
         mx.load(bad)
 
 
