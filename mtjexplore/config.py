@@ -8,12 +8,28 @@ exact device values are not all public, so each default is argued below and can 
 * ``spread = 0.05``: 5 % device-to-device log-normal spread of each junction's P and AP
   resistance (standard deviation of ``ln R``), typical of a mature MTJ process.
 * ``r_short_ohm = 30``: a junction whose barrier is broken conducts like a metal via.
-* ``r_series_ohm = 500``: every junction is read through an access transistor and line wiring.
-  A wide access NMOS in its linear region at a 0.1 V read is a few hundred ohms and the bit and
-  source lines add about a hundred; 500 Ohm is in the middle of "a few hundred ohms". It matters:
-  it is what bounds a short's current. With these values a shorted junction passes
-  ``1/530 S``, about 12x the current difference ``G_P - G_AP`` of a normal synapse (166x with no
-  series resistance). See ``DeviceParams.short_to_weight_ratio``.
+* ``r_series_ohm = 1800``: every junction is read through its access transistor and the bit and
+  source lines, and this resistance is what bounds a short's current, so it decides how much
+  damage a short does. It is argued from published device models, not from any result of the
+  study (which it changes a lot: see ``docs/results/short_strength``):
+
+  - A 1T1MTJ access transistor is sized for the *write* current (~40-150 uA), not for reading.
+    NVSim's sample STT-RAM cell has R_on = 6 kOhm with 0.15 V across its access device at
+    40.8 uA, i.e. ~3.7 kOhm at write bias.
+  - NVSim's transistor tables give R_eff * W = 643 / 828 / 1362 Ohm*um at 22 / 45 / 65 nm; at
+    memory-cell widths of 4.5-8.5 F that is 2-6.5 kOhm, and about 0.5-0.7x of it at a 0.1 V read
+    (deeper in the linear region): ~1-4.5 kOhm.
+  - NeuroSim sizes the access transistor at 0.25x the device R_on: 750 Ohm for R_P = 3 kOhm, a
+    deliberately wide (several-cell) transistor, the low end.
+
+  The supported range is therefore ~0.75-4.5 kOhm. We take its middle: the 45 nm node at a
+  mid-sized cell (6.5 F, ~0.29 um) gives 828 / 0.29 = 2.8 kOhm at write bias, x0.6 at a 0.1 V
+  read = 1.7 kOhm, plus ~0.1 kOhm of bit/source line; NVSim's sample cell at read bias is
+  1.9-2.6 kOhm; the geometric centre of 0.75-4.5 kOhm is 1.84 kOhm. Hence 1.8 kOhm. With it a
+  shorted junction reads ``1/1830 S``, about 5.4x the current difference ``G_P - G_AP`` of a
+  normal synapse (at 750 Ohm 9.5x, at 4.5 kOhm 4.3x; with no series resistance 167x). See
+  ``DeviceParams.short_to_weight_ratio`` and ``DeviceParams.describe``. (Before issue 12 the
+  default was 500 Ohm, a guess outside this range: a short then passed 11.7 unit weights.)
 * ``read_voltage_v = 0.1``: a read well below the switching voltage.
 """
 
@@ -52,8 +68,9 @@ class DeviceParams:
     spread : float, default 0.05
         Device-to-device log-normal spread: standard deviation of ``ln R`` of each junction's P
         and AP resistance (drawn independently).
-    r_series_ohm : float, default 500.0
+    r_series_ohm : float, default 1800.0
         Access transistor and line resistance in series with every junction, ohm (may be 0).
+        The default is argued in the module docstring (published device models: 0.75-4.5 kOhm).
     r_short_ohm : float, default 30.0
         Resistance of a shorted junction, ohm (the series resistance comes on top).
     r_open_ohm : float, default inf
@@ -65,13 +82,15 @@ class DeviceParams:
     --------
     >>> d = DeviceParams()
     >>> round(d.short_to_weight_ratio, 1)
-    11.7
+    5.4
+    >>> print(d.describe())
+    R_P 3 kΩ, TMR 1.5, 5 % spread, read path 1.8 kΩ in series: a short passes 5.4 unit weights
     """
 
     r_p_ohm: float = 3000.0
     tmr: float = 1.5
     spread: float = 0.05
-    r_series_ohm: float = 500.0
+    r_series_ohm: float = 1800.0
     r_short_ohm: float = 30.0
     r_open_ohm: float = math.inf
     read_voltage_v: float = 0.1
@@ -126,6 +145,20 @@ class DeviceParams:
         """How many unit weights of current one shorted device adds (``g_short / delta_g``)."""
         return self.g_short_s / self.delta_g_s
 
+    def describe(self):
+        """One line for people: the main parameters and how hard a short pulls, in unit weights."""
+        return (f"R_P {_ohm(self.r_p_ohm)}, TMR {self.tmr:g}, {100 * self.spread:g} % spread, "
+                f"read path {_ohm(self.r_series_ohm)} in series: a short passes "
+                f"{self.short_to_weight_ratio:.1f} unit weights")
+
+    def __str__(self):
+        return self.describe()
+
+
+def _ohm(value):
+    """``1800.0`` -> ``'1.8 kΩ'``, ``500.0`` -> ``'500 Ω'``."""
+    return f"{value / 1000:g} kΩ" if value >= 1000 else f"{value:g} Ω"
+
 
 @dataclass(frozen=True)
 class CrossbarConfig:
@@ -174,6 +207,14 @@ class CrossbarConfig:
     def n_devices(self):
         """MTJs on one die (two per weight)."""
         return sum(2 * r * c for r, c in self.layer_shapes)
+
+    def describe(self):
+        """One line: network sizes, devices per die and :meth:`DeviceParams.describe`."""
+        return (f"{self.n_inputs}+1 -> {self.n_hidden}+1 -> {self.n_outputs}, {self.n_devices} MTJs "
+                f"per die; {self.device.describe()}")
+
+    def __str__(self):
+        return self.describe()
 
     @cached_property
     def floorplan(self):

@@ -23,6 +23,23 @@ def test_device_derived_values():
     assert d.g_open_s == 0.0
 
 
+def test_default_read_path_is_inside_the_sourced_range():
+    # DESIGN.md: published device models (NVSim, NeuroSim) put a 1T1MTJ read path at 0.75-4.5 kOhm
+    d = mx.config.paper_device()
+    assert 750 <= d.r_series_ohm <= 4500
+    assert d.short_to_weight_ratio == pytest.approx((1 / (30 + d.r_series_ohm))
+                                                    / (1 / (3000 + d.r_series_ohm) - 1 / (7500 + d.r_series_ohm)))
+
+
+def test_describe_gives_the_strength_of_a_short_in_unit_weights():
+    d = mx.DeviceParams(r_series_ohm=500)
+    assert d.describe() == ("R_P 3 kΩ, TMR 1.5, 5 % spread, read path 500 Ω in series: "
+                            "a short passes 11.7 unit weights")
+    assert str(d) == d.describe()
+    assert "a short passes 166.7 unit weights" in str(mx.paper_config(mx.DeviceParams(r_series_ohm=0)))
+    assert str(mx.paper_config()).startswith("100+1 -> 90+1 -> 10, 20000 MTJs per die; R_P 3 kΩ")
+
+
 @pytest.mark.parametrize("field, value, words", [
     ("tmr", -0.5, "tmr must be a finite number > 0; got -0.5 (TMR = (R_AP - R_P) / R_P)"),
     ("r_p_ohm", 0, "r_p_ohm must be a finite number > 0; got 0"),
