@@ -55,21 +55,24 @@ device). ``attrs["provenance"]`` is the file name.
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import io
 import itertools
 import json
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from . import _files
 from .config import CrossbarConfig, paper_config
 from .die import ClassifyThresholds, as_ensemble, classify_maps, config_of, die_dataset
-from .errors import DataFileError, ParameterError
-from .io import atomic_write
+from .errors import DataFileError, MTJExploreError, ParameterError
+from .io import atomic_write, open_netcdf
 
 CSV_COLUMNS = ("die", "row", "col", "r_p_ohm", "r_ap_ohm")
 NETCDF_EXTENSIONS = (".nc", ".nc4", ".netcdf", ".cdf")
@@ -78,6 +81,10 @@ _CHUNK_LINES = 65536
 _OHM_UNITS = ("ohm", "ohms", "\u03c9", "\u2126")
 _SIEMENS_UNITS = ("s", "siemens")
 _FORMAT_HINT = "the CSV format is one line per device: die,row,col,r_p_ohm,r_ap_ohm"
+_SHOWN = 5  # names listed in a message before "..."
+#: Exceptions a malformed attribute can raise while it is parsed (all reported as DataFileError).
+_ATTR_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError,
+                OverflowError, MTJExploreError)
 
 
 # ---------------------------------------------------------------------------- errors
@@ -97,7 +104,7 @@ def _error(path, problem, fix, **place):
 
 
 # ---------------------------------------------------------------------------- public API
-def read_measurements(path, config=None, thresholds=None):
+def read_measurements(path, config=None, thresholds=None, *, max_bytes=None):
     """Import measured dies from a ``.csv`` or NetCDF (``.nc``) file, chosen by extension.
 
     See :func:`read_measurements_csv` and :func:`read_measurements_netcdf`.
@@ -113,15 +120,15 @@ def read_measurements(path, config=None, thresholds=None):
     path = _check_path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return read_measurements_csv(path, config, thresholds)
+        return read_measurements_csv(path, config, thresholds, max_bytes=max_bytes)
     if suffix in NETCDF_EXTENSIONS:
-        return read_measurements_netcdf(path, config, thresholds)
+        return read_measurements_netcdf(path, config, thresholds, max_bytes=max_bytes)
     raise _error(path, f"unknown file extension {suffix or '(none)'!r}",
                  f"use .csv ({','.join(CSV_COLUMNS)}) or one of {', '.join(NETCDF_EXTENSIONS)}, "
                  "or call read_measurements_csv / read_measurements_netcdf directly")
 
 
-def read_measurements_csv(path, config=None, thresholds=None):
+def read_measurements_csv(path, config=None, thresholds=None, *, max_bytes=None):
     """Import measured dies from a CSV file ``die,row,col,r_p_ohm,r_ap_ohm`` (see module doc).
 
     Parameters
@@ -131,6 +138,9 @@ def read_measurements_csv(path, config=None, thresholds=None):
         Network (hence floorplan) and device the dies hold; default :func:`paper_config`.
     thresholds : ClassifyThresholds, optional
         Thresholds of the defect classification (default ``ClassifyThresholds()``).
+    max_bytes : int, optional
+        Largest file accepted, in bytes (default ``mtjexplore._files.MAX_INPUT_BYTES``, 1 GiB).
+        Memory use is a small multiple of the file's size.
 
     Returns
     -------
@@ -152,15 +162,15 @@ def read_measurements_csv(path, config=None, thresholds=None):
     'example_measured_SYNTHETIC.csv'
     """
     path, config, thresholds = _check_args(path, config, thresholds)
-    text = _read_text(path)
+    text = _read_text(path, max_bytes)
     reader = csv.reader(io.StringIO(text, newline=""))
     order, n_header = _read_header(path, reader)
     table = _read_rows(path, text, reader, order, n_header, config)
     ids, r_p, r_ap = _csv_maps(path, table, config)
-    return _assemble(path, config, thresholds, ids, r_p, r_ap)
+    return _assemble(path, config, thresholds, ids, r_p, r_ap, CSV_COLUMNS[3:])
 
 
-def read_measurements_netcdf(path, config=None, thresholds=None):
+def read_measurements_netcdf(path, config=None, thresholds=None, *, max_bytes=None):
     """Import measured dies from NetCDF: variables ``r_p``/``r_ap`` (ohm) or ``g_p``/``g_ap`` (S).
 
     Parameters
@@ -169,6 +179,9 @@ def read_measurements_netcdf(path, config=None, thresholds=None):
     config : CrossbarConfig, optional
         Default: the file's ``config`` attribute (project layout), else :func:`paper_config`.
     thresholds : ClassifyThresholds, optional
+    max_bytes : int, optional
+        Largest file, and largest decoded data (the two maps as float64), accepted in bytes
+        (default ``mtjexplore._files.MAX_INPUT_BYTES``, 1 GiB); checked before anything is read.
 
     Returns
     -------
@@ -191,19 +204,20 @@ def read_measurements_netcdf(path, config=None, thresholds=None):
     True
     """
     path, config, thresholds = _check_args(path, config, thresholds, allow_none=True)
-    ds = _open_netcdf(path)
-    resistance = bool({"r_p", "r_ap"} & set(ds.data_vars))
-    names = ("r_p", "r_ap") if resistance else ("g_p", "g_ap")
-    missing = [n for n in names if n not in ds.data_vars]
-    if missing:
-        raise _error(path, f"missing variable {', '.join(missing)}",
-                     "a measured file needs variables r_p and r_ap (ohm) or g_p and g_ap (S) "
-                     "with dims (die, row, col)")
-    config = config or _file_config(path, ds)
-    ids, arrays = _netcdf_arrays(path, ds, names, config, resistance)
+    with open_netcdf(path, max_bytes=max_bytes, decode_times=False) as ds:
+        resistance = bool({"r_p", "r_ap"} & set(ds.data_vars))
+        names = ("r_p", "r_ap") if resistance else ("g_p", "g_ap")
+        missing = [n for n in names if n not in ds.data_vars]
+        if missing:
+            raise _error(path, f"missing variable {', '.join(missing)}",
+                         "a measured file needs variables r_p and r_ap (ohm) or g_p and g_ap (S) "
+                         "with dims (die, row, col)")
+        _check_variables(path, ds, names, resistance, max_bytes)
+        config = config or _file_config(path, ds, names[0])
+        ids, arrays = _netcdf_arrays(path, ds, names, config, resistance)
     with np.errstate(divide="ignore"):
         r_p, r_ap = arrays if resistance else (1.0 / arrays[0], 1.0 / arrays[1])
-    return _assemble(path, config, thresholds, ids, r_p, r_ap)
+    return _assemble(path, config, thresholds, ids, r_p, r_ap, names)
 
 
 def write_measurements_csv(dies, path, *, overwrite=False, decimals=None):
@@ -260,10 +274,7 @@ def _check_args(path, config, thresholds, allow_none=False):
         raise ParameterError(f"config must be a CrossbarConfig (e.g. paper_config()); got {config!r}")
     if thresholds is not None and not isinstance(thresholds, ClassifyThresholds):
         raise ParameterError(f"thresholds must be a ClassifyThresholds or None; got {thresholds!r}")
-    if not path.exists():
-        raise _error(path, "no such file", "check the path and the file name")
-    if path.is_dir():
-        raise _error(path, "is a folder, not a file", "pass the measurement file itself")
+    _files.regular_file(path, _error, max_bytes=math.inf)  # size is checked by each reader
     return path, config, thresholds
 
 
@@ -276,11 +287,8 @@ def _write_atomic(path, text, overwrite):
 
 
 # ---------------------------------------------------------------------------- CSV
-def _read_text(path):
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _error(path, f"cannot be read ({exc.strerror or exc})", "check its permissions") from exc
+def _read_text(path, max_bytes):
+    data = _files.read_bytes(path, _error, max_bytes)
     if not data.strip():
         raise _error(path, "file is empty", f"{_FORMAT_HINT}, after a header line")
     try:
@@ -322,6 +330,10 @@ def _read_header(path, reader):
     line = reader.line_num
     names = [h.lower() for h in header]
     expected = ",".join(CSV_COLUMNS)
+    if len(names) > 4 * len(CSV_COLUMNS) and not set(CSV_COLUMNS) <= set(names):
+        raise _error(path, f"the header has {len(names):,} columns, not the {len(CSV_COLUMNS)} "
+                     f"of the format (first: {_listed(header, ',')})", f"the header must be {expected}",
+                     line=line)
     if all(_is_number(h) for h in names):
         raise _error(path, "no header line (the first line holds numbers)",
                      f"add the header line {expected}", line=line)
@@ -330,19 +342,27 @@ def _read_header(path, reader):
         if problem:
             raise _error(path, problem, "convert the values to ohm and name the columns "
                          f"{expected}", line=line)
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    missing = [c for c in CSV_COLUMNS if c not in names]
-    extra = [n for n in names if n not in CSV_COLUMNS]
+    duplicated = sorted(n for n, k in collections.Counter(names).items() if k > 1)
+    known = set(CSV_COLUMNS)
+    missing = [c for c in CSV_COLUMNS if c not in set(names)]
+    extra = [n for n in names if n not in known]
     if duplicated:
-        raise _error(path, f"duplicate column {', '.join(duplicated)} in the header",
+        raise _error(path, f"duplicate column {_listed(duplicated)} in the header",
                      f"the header must be {expected}", line=line)
     if missing:
         raise _error(path, f"missing column {', '.join(missing)} in the header "
-                     f"(got {','.join(header)})", f"the header must be {expected}", line=line)
+                     f"(got {_listed(header, ',')})", f"the header must be {expected}", line=line)
     if extra:
-        raise _error(path, f"unexpected column {', '.join(repr(e) for e in extra)} in the header",
+        raise _error(path, f"unexpected column {_listed([repr(e) for e in extra])} in the header",
                      f"remove it: the header must be {expected}", line=line)
     return [names.index(c) for c in CSV_COLUMNS], n_records
+
+
+def _listed(items, sep=", "):
+    """The first few ``items`` joined, with how many more there are."""
+    items = list(items)
+    more = f"{sep}... ({len(items)} in all)" if len(items) > _SHOWN else ""
+    return sep.join(str(i)[:40] for i in items[:_SHOWN]) + more
 
 
 def _unit_problem(name):
@@ -482,30 +502,54 @@ def _csv_maps(path, t, config):
         raise _error(path, "duplicated device: also measured on line "
                      f"{_line_number(t['text'], int(t['record'][first]))}",
                      "keep one line per device and die", **_place(t, second))
-    _check_values(path, t["r_p_ohm"], t["r_ap_ohm"], lambda k: _place(t, k), "r_p_ohm", "r_ap_ohm")
+    _check_values(path, t["r_p_ohm"], t["r_ap_ohm"], lambda k: _place(t, k), "r_p_ohm", "r_ap_ohm",
+                  config.device)
+    _check_complete(path, t, ids, die_index, config)  # before allocating: memory ~ the file's size
     r_p = np.full((len(ids), n_rows, n_cols), np.nan)
     r_ap = r_p.copy()
     r_p[die_index, t["row"], t["col"]] = t["r_p_ohm"]
     r_ap[die_index, t["row"], t["col"]] = t["r_ap_ohm"]
-    missing = present & np.isnan(r_p)
-    if missing.any():
-        d, r, c = (int(v) for v in np.argwhere(missing)[0])
-        raise _error(path, f"missing device: no line for it ({int(missing.sum())} missing in all; "
-                     f"the file covers rows 0..{int(t['row'].max())}, cols "
-                     f"0..{int(t['col'].max())}; the floorplan of {_config_text(config)} needs "
-                     f"{config.n_devices} devices per die)",
-                     "measure every device of every die, or pass config= for the network the "
-                     "dies hold", die=int(ids[d]), row=r, col=c)
     return ids, r_p, r_ap
 
 
+def _check_complete(path, t, ids, die_index, config):
+    """Every die has a line for every device (lines are unique and at devices by now)."""
+    n_lines = np.bincount(die_index, minlength=len(ids))
+    short = np.flatnonzero(n_lines < config.n_devices)
+    if not short.size:
+        return
+    d = int(short[0])
+    seen = np.zeros(config.floorplan.shape, bool)
+    mine = die_index == d
+    seen[t["row"][mine], t["col"][mine]] = True
+    r, c = (int(v) for v in np.argwhere(config.floorplan.present & ~seen)[0])
+    n_missing = int(config.n_devices * len(ids) - n_lines.sum())
+    raise _error(path, f"missing device: no line for it ({n_missing} missing in all, in "
+                 f"{short.size} of {len(ids)} dies; die {int(ids[d])} has {int(n_lines[d])} lines; the "
+                 f"file covers rows 0..{int(t['row'].max())}, cols 0..{int(t['col'].max())}; the floorplan of {_config_text(config)} needs {config.n_devices} devices per die)",
+                 "measure every device of every die, or pass config= for the network the "
+                 "dies hold", die=int(ids[d]), row=r, col=c)
+
+
 # ---------------------------------------------------------------------------- values
-def _check_values(path, r_p, r_ap, place, name_p, name_ap):
-    """Resistances must be > 0 and finite, or inf in both states (open); first bad one wins."""
+def min_resistance(device):
+    """Smallest plausible reading (ohm): half the series resistance of the read path, or a
+    thousandth of a shorted junction's ``r_short_ohm`` when there is no series resistance."""
+    return 0.5 * device.r_series_ohm if device.r_series_ohm > 0 else 1e-3 * device.r_short_ohm
+
+
+def _check_values(path, r_p, r_ap, place, name_p, name_ap, device):
+    """Resistances must be finite and above the read path's floor, or inf in both states (open);
+    the first bad one wins."""
     nan = np.isnan(r_p) | np.isnan(r_ap)
     nonpositive = (r_p <= 0) | (r_ap <= 0)
     one_inf = np.isinf(r_p) != np.isinf(r_ap)
-    bad = nan | nonpositive | one_inf
+    floor = min_resistance(device)
+    too_low = np.zeros_like(nan)
+    if not (nan | nonpositive | one_inf).any():
+        _check_magnitude(path, r_p, device)  # kohm in an ohm column: say so, not "too low"
+        too_low = (r_p < floor) | (r_ap < floor)
+    bad = nan | nonpositive | one_inf | too_low
     if not bad.any():
         return
     k = int(np.flatnonzero(bad)[0])
@@ -518,6 +562,8 @@ def _check_values(path, r_p, r_ap, place, name_p, name_ap):
                         f"{name_ap}={value[1]}",
                         "even a shorted junction reads the series resistance; check the "
                         "measurement or the sign")
+    elif too_low[k]:
+        problem, fix = _too_low(name_p, name_ap, value, floor, device)
     else:
         problem, fix = (f"inf in one state only ({name_p}={value[0]}, {name_ap}={value[1]})",
                         "inf marks an open device, which reads no current in either state: give "
@@ -525,10 +571,40 @@ def _check_values(path, r_p, r_ap, place, name_p, name_ap):
     raise _error(path, problem, fix, **place(k))
 
 
-def _check_magnitude(path, r_p, present, config):
-    d = config.device
+def _too_low(name_p, name_ap, value, floor, device):
+    if device.r_series_ohm > 0:
+        why = (f"half the read path's series resistance r_series_ohm={device.r_series_ohm:g}: even "
+               "a shorted junction reads at least the series resistance")
+    else:
+        why = f"a thousandth of a shorted junction's r_short_ohm={device.r_short_ohm:g}"
+    return (f"resistance below what the read path allows ({name_p}={value[0]:g}, "
+            f"{name_ap}={value[1]:g} ohm; the least is {floor:g} ohm, {why})",
+            "check the units and the measurement, or pass config= with your device's "
+            "r_series_ohm")
+
+
+def _check_orientation(path, r_p, r_ap, ids, present, device, names):
+    """Refuse a die on which most switching devices read more after P than after AP."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.where(present, np.log(r_ap / r_p), 0.0)
+    cut = np.log1p(ClassifyThresholds().stuck_tmr_fraction * device.tmr)
+    reversed_, normal = (log_ratio < -cut).sum((1, 2)), (log_ratio > cut).sum((1, 2))
+    swapped = np.flatnonzero(reversed_ > normal)
+    if not swapped.size:
+        return
+    d = int(swapped[0])
+    r, c = (int(v) for v in np.argwhere(log_ratio[d] < -cut)[0])
+    raise _error(path, f"the columns {names[0]} and {names[1]} look swapped: {int(reversed_[d])} "
+                 f"of the {int(reversed_[d] + normal[d])} switching devices of die {int(ids[d])} "
+                 f"read a higher resistance after writing P than after writing AP (here "
+                 f"{r_p[d, r, c]:g} ohm after P, {r_ap[d, r, c]:g} ohm after AP), but R_AP > R_P",
+                 f"exchange the names {names[0]} and {names[1]} (in the header of a CSV file)",
+                 die=int(ids[d]), row=r, col=c)
+
+
+def _check_magnitude(path, values, d):
+    """The median reading after P (``values``: at the devices) must be of the device's magnitude."""
     expected = d.r_p_ohm + d.r_series_ohm
-    values = r_p[np.broadcast_to(present, r_p.shape)]
     median = float(np.median(values[np.isfinite(values)])) if np.isfinite(values).any() else None
     if median is not None and not expected / UNIT_RANGE <= median <= expected * UNIT_RANGE:
         raise _error(path, f"wrong units or wrong device: the median r_p is {median:.4g} ohm "
@@ -538,10 +614,10 @@ def _check_magnitude(path, r_p, present, config):
                      "device's r_p_ohm and r_series_ohm")
 
 
-def _assemble(path, config, thresholds, ids, r_p, r_ap):
+def _assemble(path, config, thresholds, ids, r_p, r_ap, names):
     """Classify and wrap validated resistance maps ``[die, row, col]`` into an ensemble."""
     present = config.floorplan.present
-    _check_magnitude(path, r_p, present, config)
+    _check_orientation(path, r_p, r_ap, ids, present, config.device, names)
     with np.errstate(divide="ignore"):
         g_p = np.where(present, 1.0 / np.where(present, r_p, 1.0), 0.0)
         g_ap = np.where(present, 1.0 / np.where(present, r_ap, 1.0), 0.0)
@@ -558,32 +634,8 @@ def _assemble(path, config, thresholds, ids, r_p, r_ap):
 
 
 # ---------------------------------------------------------------------------- NetCDF
-def _open_netcdf(path):
-    if path.stat().st_size == 0:
-        raise _error(path, "file is empty (0 bytes)", "write the dies with mx.save or another "
-                     "NetCDF writer")
-    try:
-        with xr.open_dataset(path, engine="netcdf4", decode_times=False) as ds:
-            return ds.load()
-    except Exception as exc:  # the netCDF4/HDF5 backends raise many types on corrupt files
-        raise _error(path, f"not a readable NetCDF file ({type(exc).__name__}: {exc})",
-                     "check that it is a NetCDF-4 (or classic) file, e.g. with `ncdump -h`, "
-                     "or use a .csv file") from None
-
-
-def _file_config(path, ds):
-    if "config" not in ds.attrs:
-        return paper_config()
-    try:
-        return CrossbarConfig.from_json(ds.attrs["config"])
-    except (TypeError, ValueError, KeyError, ParameterError) as exc:
-        raise _error(path, f"attribute 'config' is not a valid CrossbarConfig ({exc})",
-                     "pass config= explicitly") from None
-
-
-def _netcdf_arrays(path, ds, names, config, resistance):
-    """Validated ``[die, row, col]`` float arrays of the two variables, and the die ids."""
-    fp = config.floorplan
+def _check_variables(path, ds, names, resistance, max_bytes):
+    """Dims, dtype, units and decoded size of the two variables, before any data is read."""
     dims = ds[names[0]].dims
     for name in names:
         var = ds[name]
@@ -594,18 +646,60 @@ def _netcdf_arrays(path, ds, names, config, resistance):
             raise _error(path, f"variable {name} is not numeric (dtype {var.dtype})",
                          "store the values as floating-point numbers")
         _check_units(path, name, var, resistance)
+    decoded = 2 * 8 * int(np.prod(ds[names[0]].shape, dtype=object))
+    _files.check_size(path, decoded, max_bytes, _error, f"decoded data of {names[0]}, {names[1]}")
+
+
+def _file_config(path, ds, name):
+    """The file's ``config`` attribute, checked against the size of its arrays."""
+    if "config" not in ds.attrs:
+        return paper_config()
+    try:
+        config = CrossbarConfig.from_json(ds.attrs["config"])
+    except _ATTR_ERRORS as exc:
+        raise _error(path, f"attribute 'config' is not a valid CrossbarConfig "
+                     f"({type(exc).__name__}: {str(exc)[:200]})", "pass config= explicitly") from None
+    n_cells = int(np.prod(ds[name].shape[-2:], dtype=object))
+    _files.check_config_size(path, config, _error, cells=n_cells)
+    return config
+
+
+def _netcdf_arrays(path, ds, names, config, resistance):
+    """Validated ``[die, row, col]`` float arrays of the two variables, and the die ids."""
+    fp = config.floorplan
     shape = tuple(ds[names[0]].shape[-2:])
     if shape != fp.shape:
         raise _error(path, f"array shape (row, col) = {shape} does not match the floorplan's "
                      f"{fp.shape} for {_config_text(config)}", "pass config= for the network "
                      "the dies hold")
+    ds = ds.isel(row=_label_order(path, ds, "row"), col=_label_order(path, ds, "col"))
     arrays = [np.asarray(ds[n].values, dtype=np.float64) for n in names]
     arrays = [a[None] if a.ndim == 2 else a for a in arrays]
     if arrays[0].shape[0] == 0:
         raise _error(path, "no dies (the die dimension has length 0)", "store at least one die")
-    ids = _die_ids(path, ds, arrays[0].shape[0], dims)
-    _check_grid(path, arrays, ids, fp.present, names, resistance)
+    ids = _die_ids(path, ds, arrays[0].shape[0], ds[names[0]].dims)
+    _check_grid(path, arrays, ids, fp.present, names, resistance, config.device)
     return ids, arrays
+
+
+def _label_order(path, ds, dim):
+    """Positions that put ``dim`` in label order 0..n-1 (the labels must be a permutation)."""
+    n = ds.sizes[dim]
+    if dim not in ds.coords:
+        return np.arange(n)
+    labels = ds[dim].values
+    fix = (f"label the {dim}s 0..{n - 1} (each once: the physical {dim} of the array), or drop "
+           f"the {dim} coordinate")
+    if labels.dtype.kind not in "iuf" or (labels.dtype.kind == "f" and not np.isfinite(labels).all()):
+        raise _error(path, f"coordinate {dim} is not integer (dtype {labels.dtype})", fix)
+    if labels.dtype.kind == "f" and not (labels == np.round(labels)).all():
+        raise _error(path, f"coordinate {dim} holds non-integer labels", fix)
+    order = np.argsort(labels, kind="stable")
+    if not np.array_equal(labels[order], np.arange(n)):
+        first = int(np.flatnonzero(labels[order] != np.arange(n))[0])
+        raise _error(path, f"coordinate {dim} is not a permutation of 0..{n - 1} (sorted, "
+                     f"position {first} holds {labels[order][first].item()!r})", fix)
+    return order
 
 
 def _check_units(path, name, var, resistance):
@@ -627,13 +721,19 @@ def _die_ids(path, ds, n_dies, dims):
                                            and np.all(ids == np.round(ids))):
         raise _error(path, f"die coordinate is not integer (dtype {ids.dtype})",
                      "number the dies with integers")
+    low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    outside = [v for v in ids.tolist() if not low <= v <= high]
+    if outside:
+        raise _error(path, f"die id {outside[0]!r} is out of range (die ids must lie in "
+                     f"{low}..{high}, 64-bit signed)", "renumber the dies",
+                     die=outside[0])
     ids = ids.astype(np.int64)
     if len(np.unique(ids)) != len(ids):
         raise _error(path, "duplicated die id in the die coordinate", "give every die its own id")
     return ids
 
 
-def _check_grid(path, arrays, ids, present, names, resistance):
+def _check_grid(path, arrays, ids, present, names, resistance, device):
     """Values at device cells: the checks of the CSV path, plus g >= 0 finite for conductances."""
     cells = np.argwhere(np.broadcast_to(present, arrays[0].shape))
     values = [a[tuple(cells.T)] for a in arrays]
@@ -643,7 +743,7 @@ def _check_grid(path, arrays, ids, present, names, resistance):
         return {"die": int(ids[d]), "row": int(r), "col": int(c)}
 
     if resistance:
-        return _check_values(path, values[0], values[1], place, *names)
+        return _check_values(path, values[0], values[1], place, *names, device)
     for name, v in zip(names, values):
         bad = np.isnan(v) | np.isinf(v) | (v < 0)
         if bad.any():
@@ -651,4 +751,5 @@ def _check_grid(path, arrays, ids, present, names, resistance):
             raise _error(path, f"conductance {name} must be finite and >= 0 S; got {v[k]} "
                          "(NaN: missing measurement)", "0 S marks an open device", **place(k))
     with np.errstate(divide="ignore"):
-        _check_values(path, 1.0 / values[0], 1.0 / values[1], place, *(f"1/{n}" for n in names))
+        _check_values(path, 1.0 / values[0], 1.0 / values[1], place, *(f"1/{n}" for n in names),
+                      device)
