@@ -182,7 +182,7 @@ def structure_mutation(draw):
     text = csv_text(HEADER, rows)
     cut = draw(st.integers(len(HEADER) + 1, text.rindex("\n", 0, len(text) - 1)))
     return text[:cut], ("missing device", "expected 5 fields", "is not a number",
-                        "is not an integer", "no data rows")
+                        "is not an integer", "no data rows", "below what the read path allows")
 
 
 @st.composite
