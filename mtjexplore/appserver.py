@@ -1,16 +1,23 @@
-"""``mtjexplore app``: serve the Voilà apps (``explorer``, ``ensemble``) on 127.0.0.1.
+"""``mtjexplore app``: serve the Voilà apps (``explorer``, ``ensemble``), to one user or a class.
 
 The app notebooks live in ``mtjexplore/apps/`` (the one copy; the repository's top-level
 ``apps`` is a link to it), so the same code finds them in a source checkout and in an installed
 package. Voilà runs in a child process of its own session, serving that folder, so every app is
-reachable from one server at ``/voila/render/<name>.ipynb``. The command is built from one dict of
-traitlets options (traitlets rejects a flag given twice) and always:
+reachable from one server at ``<base-url>voila/render/<name>.ipynb``. The child is
+:mod:`mtjexplore.serve` (Voilà plus a Host allow-list, a kernel cap and a page that needs no CDN);
+its command is built from one dict of traitlets options (traitlets rejects a flag given twice)
+and always:
 
-* listens on 127.0.0.1 only, on one port (no silent move to another port);
+* listens on one address and port (127.0.0.1 unless ``--ip``; no silent move to another port);
+* answers only allowed ``Host`` names and websocket ``Origin`` headers (loopback unless
+  ``--allow-host``);
 * strips notebook sources from the page and hides tracebacks;
-* culls idle kernels (a closed browser tab otherwise leaks a kernel of ~100 MB).
+* shuts a kernel down when its page closes, and culls idle kernels (a tab that never said
+  goodbye otherwise keeps ~500 MiB);
+* optionally keeps ``--preheat N`` kernels per app ready and caps visitors' kernels
+  (``--max-kernels``: past it a page says the server is full, HTTP 503).
 
-:class:`AppServer` is what the command line, the browser tests and the session benchmark use.
+:class:`AppServer` is what the command line, the tests and the benchmarks use.
 This module imports neither Voilà nor the widgets: it only starts a process.
 """
 
@@ -34,6 +41,7 @@ APP_WEIGHTS = Path(__file__).resolve().parent / "data" / "app_weights.nc"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 DEFAULT_APP = "explorer"
+APP_MODULES = ("voila", "ipywidgets", "bqplot", "ipyevents")  # what serving the apps imports
 
 
 class AppServerError(MTJExploreError, RuntimeError):
@@ -104,8 +112,27 @@ def _read_group(group):
 
 
 # ---------------------------------------------------------------------------- the command
-def voila_options(port, *, cull_idle_timeout_s=120, cull_interval_s=30, log_level="WARN"):
-    """Traitlets options of the Voilà command, one entry per option.
+def voila_options(port, *, ip=HOST, base_url="/", preheat=0, max_kernels=0, allow_hosts=(),
+                  cull_idle_timeout_s=120, cull_interval_s=30, log_level="WARN"):
+    """Traitlets options of the app server's command, one entry per option.
+
+    Parameters
+    ----------
+    port : int
+        TCP port, 1-65535.
+    ip : str, default "127.0.0.1"
+        Address to listen on (``0.0.0.0``: every interface).
+    base_url : str, default "/"
+        URL prefix of every page, e.g. ``/mtj/`` behind a proxy; starts and ends with ``/``.
+    preheat : int, default 0
+        Kernels kept ready per app (app loaded, waiting for a visitor); 0 disables pre-heating.
+    max_kernels : int, default 0
+        Visitors' kernels at once; past it a page says the server is full (HTTP 503). 0: no cap.
+    allow_hosts : sequence of str
+        Host names answered besides the loopback names (``"*"``: any).
+    cull_idle_timeout_s, cull_interval_s : int
+        Kernels idle (no open page) this long are shut down; 0 disables culling.
+    log_level : str, default "WARN"
 
     Examples
     --------
@@ -113,31 +140,45 @@ def voila_options(port, *, cull_idle_timeout_s=120, cull_interval_s=30, log_leve
     >>> opts["Voila.ip"], opts["Voila.port"], opts["VoilaConfiguration.strip_sources"]
     ('127.0.0.1', 9000, True)
     """
-    for name, value in (("cull_idle_timeout_s", cull_idle_timeout_s), ("cull_interval_s", cull_interval_s)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ParameterError(f"{name} must be an int >= 0 (seconds; 0 disables culling); got {value!r}")
+    for name, value in (("cull_idle_timeout_s", cull_idle_timeout_s), ("cull_interval_s", cull_interval_s),
+                        ("preheat", preheat), ("max_kernels", max_kernels)):
+        _check_count(name, value)
     _check_port(port, allow_zero=False)
-    return {
-        "Voila.ip": HOST,
+    opts = {
+        "Voila.ip": _check_ip(ip),
         "Voila.port": port,
         "Voila.port_retries": 0,
+        "Voila.base_url": _check_base_url(base_url),
         "Voila.open_browser": False,
         "Voila.log_level": log_level,
         "VoilaConfiguration.strip_sources": True,
         "VoilaConfiguration.show_tracebacks": False,
         "MappingKernelManager.cull_idle_timeout": cull_idle_timeout_s,
         "MappingKernelManager.cull_interval": cull_interval_s,
+        "ClassroomVoila.max_kernels": max_kernels,
+        "ClassroomVoila.allow_hosts": ",".join(_check_hosts(allow_hosts)),
     }
+    if preheat:
+        opts.update({"VoilaConfiguration.preheat_kernel": True,
+                     "VoilaConfiguration.default_pool_size": preheat})
+    return opts
 
 
 def voila_command(root, options):
     """The argv that serves the folder ``root`` with the given :func:`voila_options`."""
     flags = [f"--{key}={_flag_value(value)}" for key, value in options.items()]
-    return [sys.executable, "-m", "voila", str(root), *flags]
+    return [sys.executable, "-m", "mtjexplore.serve", str(root), *flags]
 
 
 def _flag_value(value):
-    return str(value) if not isinstance(value, bool) else ("True" if value else "False")
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
+
+
+def _check_count(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ParameterError(f"{name} must be an int >= 0 (0 disables it); got {value!r}")
 
 
 def _check_port(port, allow_zero=True):
@@ -147,20 +188,68 @@ def _check_port(port, allow_zero=True):
         raise ParameterError(f"port must be an int in [{low}, 65535]{hint}; got {port!r}")
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
+def _check_ip(ip):
+    try:
+        socket.getaddrinfo(ip, None, proto=socket.IPPROTO_TCP, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, TypeError, UnicodeError):
+        raise ParameterError(f"ip must be an IP address to listen on (127.0.0.1: this machine only; "
+                             f"0.0.0.0: every interface); got {ip!r}") from None
+    return ip
+
+
+def _check_base_url(base_url):
+    if not isinstance(base_url, str) or not base_url.startswith("/") or not base_url.endswith("/") \
+            or "//" in base_url or any(c in base_url for c in "?#"):
+        raise ParameterError(f"base_url must start and end with '/' (e.g. /mtj/); got {base_url!r}")
+    return base_url
+
+
+def _check_hosts(hosts):
+    from .serve.guard import normalize_hosts
+
+    if isinstance(hosts, str):
+        raise ParameterError(f"allow_hosts must be a list of host names; got the string {hosts!r}")
+    try:
+        normalize_hosts(hosts)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
+    if any("," in str(h) for h in hosts):
+        raise ParameterError(f"give each allowed host on its own (--allow-host A --allow-host B); got {list(hosts)!r}")
+    return [str(h).strip() for h in hosts]
+
+
+def free_port(ip=HOST):
+    """A TCP port on ``ip`` that is free right now."""
+    with socket.socket(_family(ip)) as sock:
+        sock.bind((ip, 0))
         return sock.getsockname()[1]
 
 
-def _port_in_use(port):
-    with socket.socket() as sock:
+def port_in_use(port, ip=HOST):
+    """Whether a server could not listen on ``ip:port`` now.
+
+    The probe sets ``SO_REUSEADDR`` as the server does, so sockets of a stopped server still in
+    TIME_WAIT do not count as "in use"; a listening socket does.
+    """
+    with socket.socket(_family(ip)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HOST, port))
+            sock.bind((ip, port))
+            sock.listen(1)
         except OSError:
             return True
     return False
+
+
+def _family(ip):
+    return socket.AF_INET6 if ":" in str(ip) else socket.AF_INET
+
+
+def is_loopback(ip):
+    """Whether listening on ``ip`` keeps the server on this machine."""
+    from .serve.guard import is_loopback as _is_loopback
+
+    return _is_loopback(ip)
 
 
 # ---------------------------------------------------------------------------- the server
@@ -175,8 +264,8 @@ class AppServer:
         Folder of notebooks to serve; default the packaged apps.
     log_path : path, optional
         Where Voilà's log goes; default: inherit this process's stderr.
-    cull_idle_timeout_s, cull_interval_s : int
-        Idle kernels (no open page) are shut down after ``cull_idle_timeout_s`` seconds.
+    ip, base_url, preheat, max_kernels, allow_hosts, cull_idle_timeout_s, cull_interval_s, log_level
+        As in :func:`voila_options`.
     env : dict, optional
         Extra environment variables for the server and its kernels.
 
@@ -188,17 +277,21 @@ class AppServer:
             print(server.app_url("explorer"))
     """
 
-    def __init__(self, *, port=DEFAULT_PORT, root=None, log_path=None, cull_idle_timeout_s=120,
+    def __init__(self, *, port=DEFAULT_PORT, root=None, log_path=None, ip=HOST, base_url="/",
+                 preheat=0, max_kernels=0, allow_hosts=(), cull_idle_timeout_s=120,
                  cull_interval_s=30, log_level="WARN", env=None):
         _check_port(port)
         self.root = Path(root) if root is not None else APPS_DIR
         if not self.root.is_dir():
             raise ParameterError(f"root must be a folder of notebooks; {self.root} is not a folder")
-        if port and _port_in_use(port):
-            raise AppServerError(f"port {port} on {HOST} is already in use; pass another port "
+        self.ip = _check_ip(ip)
+        if port and port_in_use(port, self.ip):
+            raise AppServerError(f"port {port} on {self.ip} is already in use; pass another port "
                                  "(--port N) or 0 for a free one (--port 0)")
-        self.port = port or free_port()
-        self.options = voila_options(self.port, cull_idle_timeout_s=cull_idle_timeout_s,
+        self.port = port or free_port(self.ip)
+        self.options = voila_options(self.port, ip=self.ip, base_url=base_url, preheat=preheat,
+                                     max_kernels=max_kernels, allow_hosts=allow_hosts,
+                                     cull_idle_timeout_s=cull_idle_timeout_s,
                                      cull_interval_s=cull_interval_s, log_level=log_level)
         self.log_path = Path(log_path) if log_path is not None else None
         self.env = dict(env or {})
@@ -206,8 +299,11 @@ class AppServer:
 
     @property
     def url(self):
-        """Base URL of the server (the tree of apps)."""
-        return f"http://{HOST}:{self.port}/"
+        """Base URL of the server (the tree of apps), reached through the loopback address
+        when the server listens on every interface."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.ip, self.ip)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}{self.options['Voila.base_url']}"
 
     def app_url(self, name):
         """URL of one app, e.g. ``http://127.0.0.1:8866/voila/render/explorer.ipynb``."""
@@ -217,6 +313,12 @@ class AppServer:
     def command(self):
         return voila_command(self.root, self.options)
 
+    def _child_env(self):
+        env = {**os.environ, **self.env}
+        if self.ip not in ("0.0.0.0", "::"):  # pre-heated kernels call back to the server here
+            env.setdefault("VOILA_APP_IP", self.ip)
+        return env
+
     def start(self, timeout_s=60.0):
         """Start Voilà and return once it answers HTTP 200 (raises :class:`AppServerError`)."""
         if self.process is not None:
@@ -224,7 +326,7 @@ class AppServer:
         log = open(self.log_path, "ab") if self.log_path is not None else None
         try:  # without a log file Voilà writes to this process's stdout/stderr
             self.process = subprocess.Popen(
-                self.command, cwd=self.root, env={**os.environ, **self.env}, stdout=log,
+                self.command, cwd=self.root, env=self._child_env(), stdout=log,
                 stderr=subprocess.STDOUT if log is not None else None, start_new_session=True)
         finally:
             if log is not None:
@@ -288,32 +390,52 @@ def add_arguments(parser):
                         help=f"app to open: {', '.join(available_apps()) or 'none found'} "
                              f"(default {DEFAULT_APP}); every app is served")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
+                        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--ip", default=HOST,
+                        help=f"address to listen on (default {HOST}: this machine only; 0.0.0.0: "
+                             "every interface, for a class; see docs/teaching.md)")
+    parser.add_argument("--base-url", default="/", metavar="PREFIX",
+                        help="URL prefix of every page, e.g. /mtj/ behind a proxy (default /)")
+    parser.add_argument("--preheat", type=int, default=0, metavar="N",
+                        help="keep N kernels per app loaded and waiting, so the first N visitors "
+                             "get an app in ~2 s (default 0; each costs ~0.5 GiB)")
+    parser.add_argument("--max-kernels", type=int, default=0, metavar="N",
+                        help="at most N visitors' kernels at once; others get a 'server is full, "
+                             "try again in a minute' page (HTTP 503) (default 0: no cap)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="a host name (or address) students use to reach the server; "
+                             "repeatable. localhost, 127.0.0.1 and ::1 are always allowed, and "
+                             "the --ip address; '*' allows any (behind a proxy that checks)")
+    parser.add_argument("--behind-proxy", action="store_true",
+                        help="an authenticating proxy stands in front: do not warn about "
+                             "listening beyond this machine")
     parser.add_argument("--no-browser", action="store_true",
                         help="only print the URL; do not open a web browser")
     parser.add_argument("--cull-idle-timeout", type=int, default=120, metavar="SECONDS",
-                        help="shut down a kernel whose page was closed after this idle time "
+                        help="shut down a kernel whose page is gone after this idle time "
                              "(default 120; 0 never)")
     parser.add_argument("--verbose", action="store_true", help="show Voilà's info log")
 
 
 def run(args):
     """Serve the apps until Ctrl+C (or SIGTERM); returns the exit code."""
+    from .cli import require
+
+    require(APP_MODULES, "Voilà and the widget libraries", "apps")
     app_path(args.name)
-    server = AppServer(port=args.port, cull_idle_timeout_s=args.cull_idle_timeout,
+    server = AppServer(port=args.port, ip=args.ip, base_url=args.base_url, preheat=args.preheat,
+                       max_kernels=args.max_kernels, allow_hosts=args.allow_host,
+                       cull_idle_timeout_s=args.cull_idle_timeout,
                        log_level="INFO" if args.verbose else "WARN")
+    if not is_loopback(args.ip) and not args.behind_proxy:
+        _warn_open(args.ip)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        print(f"mtjexplore app: starting Voilà on {HOST}:{server.port} ...", flush=True)
-        server.start()
-        url = server.app_url(args.name)
-        others = [server.app_url(n) for n in available_apps() if n != Path(args.name).stem]
-        print(f"mtjexplore app: {Path(args.name).stem} is at {url}", flush=True)
-        for other in others:
-            print(f"mtjexplore app: also at {other}", flush=True)
-        print("mtjexplore app: press Ctrl+C to stop", flush=True)
+        print(f"mtjexplore app: starting Voilà on {server.ip}:{server.port} ...", flush=True)
+        server.start(timeout_s=120.0)
+        _print_urls(server, args.name)
         if not args.no_browser:
-            webbrowser.open(url)
+            webbrowser.open(server.app_url(args.name))
         return server.process.wait()
     except KeyboardInterrupt:
         print("mtjexplore app: stopping", flush=True)
@@ -321,6 +443,23 @@ def run(args):
     finally:
         server.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+def _print_urls(server, name):
+    stem = Path(name).stem
+    print(f"mtjexplore app: {stem} is at {server.app_url(name)}", flush=True)
+    for other in available_apps():
+        if other != stem:
+            print(f"mtjexplore app: also at {server.app_url(other)}", flush=True)
+    print("mtjexplore app: press Ctrl+C to stop", flush=True)
+
+
+def _warn_open(ip):
+    print(f"mtjexplore app: warning: listening on {ip}, beyond this machine, with no login: anyone "
+          "who can reach this port can use the apps and start kernels (~0.5 GiB each). Put an "
+          "authenticating proxy in front (JupyterHub, see docs/teaching.md) and pass "
+          "--behind-proxy, or keep the class on a network you trust and cap kernels with "
+          "--max-kernels.", file=sys.stderr, flush=True)
 
 
 def _raise_interrupt(signum, frame):

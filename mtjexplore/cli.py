@@ -1,27 +1,71 @@
 """The ``mtjexplore`` command line: ``demo``, ``app``, ``reproduce``, ``sweep``.
 
 Each subcommand lives in the module that owns it, which provides ``add_arguments(parser)`` and
-``run(args) -> int``; this file only dispatches.
+``run(args) -> int``; this file only dispatches. A subcommand whose optional dependencies are
+missing says which extra to install (:class:`MissingDependencyError`), never shows a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import re
 import sys
 
 from .errors import MTJExploreError
 
 COMMANDS = {
     "demo": ("mtjexplore.demo", "train, map onto sampled dies and print the table (headless)"),
-    "app": ("mtjexplore.appserver", "serve a Voila app (explorer, ensemble) on 127.0.0.1"),
+    "app": ("mtjexplore.appserver", "serve the Voila apps (explorer, ensemble), to one user or a class"),
     "reproduce": ("mtjexplore.reproduce", "reproduce the 36-die study headlessly"),
     "sweep": ("mtjexplore.sweep", "run a parameter sweep on Dask"),
 }
 
 
+class MissingDependencyError(MTJExploreError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+
+def require(modules, what, extra):
+    """Raise :class:`MissingDependencyError` unless every module in ``modules`` can be imported.
+
+    Parameters
+    ----------
+    modules : sequence of str
+        Top-level module names, e.g. ``("dask", "distributed")``.
+    what : str
+        What needs them, for the message, e.g. ``"Dask"``.
+    extra : str
+        The extra of ``mtjexplore`` that installs them, e.g. ``"dask"``.
+
+    Examples
+    --------
+    >>> require(["json"], "JSON", "none")
+    >>> require(["no_such_module_xyz"], "Xyz", "xyz")
+    Traceback (most recent call last):
+    ...
+    mtjexplore.cli.MissingDependencyError: needs Xyz: pip install "mtjexplore[xyz]"
+    """
+    if any(importlib.util.find_spec(m) is None for m in modules):
+        raise MissingDependencyError(f'needs {what}: pip install "mtjexplore[{extra}]"')
+
+
+def plain_text(text):
+    """Help text without reStructuredText markup: ``code`` -> code, :class:`X` -> X.
+
+    Examples
+    --------
+    >>> plain_text("The ``mtjexplore`` command: :func:`run`")
+    'The mtjexplore command: run'
+    """
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="mtjexplore", description=__doc__.splitlines()[0])
+    """The argument parser of ``mtjexplore`` with every subcommand whose module imports."""
+    parser = argparse.ArgumentParser(prog="mtjexplore", description=plain_text(__doc__.splitlines()[0]))
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         try:
@@ -32,14 +76,25 @@ def build_parser():
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod.add_arguments(p)
+        _plain_help(p)
         p.set_defaults(_run=mod.run)
     return parser
 
 
+def _plain_help(parser):
+    for action in parser._actions:
+        if isinstance(action.help, str):
+            action.help = plain_text(action.help)
+
+
 def main(argv=None):
+    """Run ``mtjexplore``; returns the exit code (2 for a user error or a missing extra)."""
     args = build_parser().parse_args(argv)
     try:
         return args._run(args)
+    except MissingDependencyError as exc:
+        print(f"mtjexplore {args.command}: {exc}", file=sys.stderr)
+        return 2
     except MTJExploreError as exc:
         print(f"mtjexplore {args.command}: error: {exc}", file=sys.stderr)
         return 2

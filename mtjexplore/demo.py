@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -15,7 +17,7 @@ from .training import Trainer
 
 def add_arguments(parser):
     parser.add_argument("--dies", type=int, default=8, help="dies to sample (default 8)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of training and sampling (default 0)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="software epochs (default: the recipe's)")
 
@@ -32,7 +34,13 @@ def _fit(trainer, train, init, label):
     return trainer.weights_
 
 
+def _stage(text):
+    """Say on stderr what starts now (the table goes to stdout)."""
+    tqdm.write(f"mtjexplore demo: {text} ...", file=sys.stderr)
+
+
 def run(args):
+    _stage(f"loading MNIST and sampling {args.dies} dies")
     train, test = load_mnist()
     cfg = paper_config()
     ens = reference_ensemble(seed=args.seed, n_dies=args.dies)
@@ -43,6 +51,7 @@ def run(args):
     sa = _fit(Trainer(cfg, method="statistics_aware", sampler=reference_statistics(),
                       seed=args.seed, **recipes.statistics_aware_recipe()), train, sw,
               "statistics-aware")
+    _stage(f"evaluating both sets of weights on {args.dies} dies")
     base = float(evaluate(sw, None, test).error)
     unaware, aware = evaluate(sw, ens, test), evaluate(sa, ens, test)
     print(f"\nsoftware baseline (ideal devices): {100 * base:.2f} % error\n")

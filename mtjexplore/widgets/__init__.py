@@ -10,12 +10,24 @@ The CSS classes each composite gives its parts are listed in its module's docstr
 
 :data:`METHOD_COLORS` is the colour of each method in the plots (the ensemble view draws method
 ``k`` in ``METHOD_COLORS[k]``), for apps that add their own figures in matching colours.
+
+Without ipywidgets, bqplot or ipyevents, ``import mtjexplore.widgets`` raises
+:class:`mtjexplore.cli.MissingDependencyError` (an ``ImportError``) that names the extra to install.
 """
 
-from ._util import METHOD_COLORS
-from .painter import CrossbarPainter
-from .training_panel import TrainingPanel
-from .ensemble_view import EnsembleView
-from .explorer import Explorer
+import importlib.util as _importlib_util
+
+from ..cli import MissingDependencyError as _MissingDependencyError
+
+_MISSING = [m for m in ("ipywidgets", "bqplot", "ipyevents") if _importlib_util.find_spec(m) is None]
+if _MISSING:
+    raise _MissingDependencyError(f"mtjexplore.widgets needs {', '.join(_MISSING)} (not installed): "
+                                  'pip install "mtjexplore[widgets]"')
+
+from ._util import METHOD_COLORS  # noqa: E402 (after the check above)
+from .painter import CrossbarPainter  # noqa: E402
+from .training_panel import TrainingPanel  # noqa: E402
+from .ensemble_view import EnsembleView  # noqa: E402
+from .explorer import Explorer  # noqa: E402
 
 __all__ = ["CrossbarPainter", "TrainingPanel", "EnsembleView", "Explorer", "METHOD_COLORS"]

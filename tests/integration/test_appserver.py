@@ -54,7 +54,7 @@ def test_voila_options_bind_localhost_hide_sources_and_cull_kernels():
 
 def test_the_command_gives_every_option_once():
     cmd = AppServer(port=0).command
-    assert cmd[:3] == [sys.executable, "-m", "voila"] and cmd[3] == str(appserver.APPS_DIR)
+    assert cmd[:3] == [sys.executable, "-m", "mtjexplore.serve"] and cmd[3] == str(appserver.APPS_DIR)
     keys = [arg.split("=")[0] for arg in cmd[4:]]
     assert len(keys) == len(set(keys))
     assert "--Voila.open_browser=False" in cmd
@@ -161,7 +161,8 @@ def test_the_app_command_prints_the_url_serves_it_and_stops_on_sigterm():
         assert "also at http://127.0.0.1:" in text and "explorer.ipynb" in text
         with urllib.request.urlopen(url.group(1).rsplit("/voila/", 1)[0] + "/", timeout=30) as response:
             assert response.status == 200
-        voila = [p for p in psutil.Process(proc.pid).children(recursive=True) if "voila" in " ".join(p.cmdline())]
+        voila = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                 if "mtjexplore.serve" in " ".join(p.cmdline())]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         assert "mtjexplore app: stopping" in proc.stdout.read()

@@ -1,0 +1,17 @@
+"""The server side of ``mtjexplore app``: Voilà with what serving a class needs.
+
+``python -m mtjexplore.serve ROOT --Voila.port=N ...`` runs :class:`ClassroomVoila`, a Voilà
+application with, on top of Voilà 0.5:
+
+* a Host allow-list (DNS rebinding) and an Origin check for websockets (:mod:`.guard`);
+* a cap on the kernels that serve visitors: past it a page says "the server is full" (HTTP 503);
+* the ``_xsrf`` cookie set on every app page, so the page's shutdown request on close succeeds
+  and no kernel is left behind;
+* the served notebooks signed at start in a private, in-memory signature store (no "Notebook ...
+  is not trusted" on every page load) and kernels launched with CurveZMQ transport encryption
+  where pyzmq supports it (no "Kernel is running over TCP without encryption" per kernel);
+* a page that loads nothing from a CDN (Font Awesome and MathJax come from Voilà's own bundle).
+
+:mod:`mtjexplore.appserver` builds the command; this package is imported only in that child
+process (it imports Voilà), never by ``import mtjexplore``.
+"""

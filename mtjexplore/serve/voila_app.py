@@ -1,0 +1,262 @@
+""":class:`ClassroomVoila`: Voilà 0.5 with a Host allow-list, a kernel cap and a quiet, offline page.
+
+Run by :mod:`mtjexplore.appserver` as ``python -m mtjexplore.serve ROOT --Trait=value ...``; see
+the package docstring for what it adds. Options of its own (besides every Voilà option):
+
+``ClassroomVoila.allow_hosts``
+    Host names answered besides the loopback names (``*``: any; behind a proxy that checks).
+``ClassroomVoila.max_kernels``
+    Kernels serving visitors at once (0: no cap). Spare pre-heated kernels are not counted.
+"""
+
+from __future__ import annotations
+
+import collections
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado import web
+from traitlets import Int, Unicode
+from voila.app import Voila
+from voila.tornado.handler import TornadoVoilaHandler
+
+from . import guard
+
+# The page extends Voilà's lab template without its two Font Awesome <link>s to jsdelivr (Voilà's
+# own bundle, voila-style.js, already carries Font Awesome 5 with its fonts) and without the
+# script that would fetch mermaid.js from cdnjs for diagrams (the apps have none).
+FONT_AWESOME_CDN = ("https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/all.min.css",
+                    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/v4-shims.min.css")
+LAB_TEMPLATE = """{%- extends 'voila/templates/lab/index.html.j2' -%}
+{%- block notebook_css -%}
+{{ super() | replace('<link rel="stylesheet" href="CDN0" type="text/css" />', '')
+           | replace('<link rel="stylesheet" href="CDN1" type="text/css" />', '') }}
+{%- endblock notebook_css -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+""".replace("CDN0", FONT_AWESOME_CDN[0]).replace("CDN1", FONT_AWESOME_CDN[1])
+
+SERVER_FULL_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>The server is full</title>
+<meta http-equiv="refresh" content="60"></head>
+<body style="font-family: sans-serif; max-width: 36em; margin: 4em auto; line-height: 1.5">
+<h1>The server is full</h1>
+<p>All {cap} places on this server are taken. Please try again in a minute: this page reloads
+itself every 60 seconds.</p>
+<p>A place frees up when someone closes their tab.</p>
+</body></html>
+"""
+
+
+class VisitorKernelManager(AsyncMappingKernelManager):
+    """A kernel manager that knows how many of its kernels serve visitors.
+
+    Spare pre-heated kernels (started with ``VOILA_PREHEAT=True`` and not yet handed to a page)
+    are not visitors; page loads that will start or take a kernel hold a place until they do.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._idle_pool = set()
+        self._pool_starting = 0
+        self._holds = collections.deque()  # page loads that will start a kernel
+        self._pool_waits = []               # page loads waiting for a pre-heated kernel
+
+    async def start_kernel(self, *args, **kwargs):
+        """Start a kernel; a visitor's start uses up the oldest place held for it."""
+        if (kwargs.get("env") or {}).get("VOILA_PREHEAT") != "True":
+            if self._holds:
+                self._holds.popleft()["open"] = False
+            return await super().start_kernel(*args, **kwargs)
+        self._pool_starting += 1
+        try:
+            kernel_id = await super().start_kernel(*args, **kwargs)
+        finally:
+            self._pool_starting -= 1
+        self._idle_pool.add(kernel_id)
+        return kernel_id
+
+    def n_visitor_kernels(self):
+        """Kernels serving pages, plus page loads holding a place for one."""
+        ids = set(self._kernels) | set(self._pending_kernels)
+        self._idle_pool &= ids
+        held = len(self._holds) + len(self._pool_waits)
+        return len(ids) - len(self._idle_pool) - self._pool_starting + held
+
+    def hold_place(self, pool_head=None):
+        """Hold a place for a page load; ``pool_head`` is the pool task it will take, if any."""
+        hold = {"open": True}
+        if pool_head is not None and pool_head.done() and not pool_head.exception():
+            self._idle_pool.discard(pool_head.result()["kernel_id"])
+            return {"open": False}
+        if pool_head is not None:
+            self._pool_waits.append(hold)
+            pool_head.add_done_callback(lambda task: self._hand_out(task, hold))
+            return hold
+        self._holds.append(hold)
+        return hold
+
+    def _hand_out(self, task, hold):
+        if not task.cancelled() and task.exception() is None:
+            self._idle_pool.discard(task.result()["kernel_id"])
+        self.release(hold)
+
+    def release(self, hold):
+        """End a hold that no kernel start used up (the page load failed or took a pooled kernel)."""
+        if hold["open"]:
+            hold["open"] = False
+            for waiting in (self._holds, self._pool_waits):
+                kept = [h for h in waiting if h is not hold]
+                waiting.clear()
+                waiting.extend(kept)
+
+    def pool_head(self, notebook_path):
+        """The pool task the next page load of ``notebook_path`` takes, or None (no pre-heating)."""
+        pool = getattr(self, "_pools", {}).get(notebook_path) or []
+        return pool[0] if pool else None
+
+
+class ClassroomVoilaHandler(TornadoVoilaHandler):
+    """An app page: refused with a "server full" page past the cap; sets the ``_xsrf`` cookie."""
+
+    async def get(self, path=None):
+        _ = self.xsrf_token  # sets the _xsrf cookie that the page's shutdown request sends back
+        manager, cap = self.kernel_manager, self.settings.get("mtjexplore_max_kernels", 0)
+        if cap and manager.n_visitor_kernels() >= cap:
+            self.log.warning("server full (%d visitor kernels, --max-kernels %d): answered 503 to %s",
+                             manager.n_visitor_kernels(), cap, self.request.path)
+            self.set_status(503)
+            self.set_header("Retry-After", "60")
+            self.set_header("Content-Type", "text/html; charset=UTF-8")
+            self.finish(SERVER_FULL_PAGE.format(cap=cap))
+            return
+        hold = manager.hold_place(self._pool_head(path))
+        try:
+            await super().get(path)
+        finally:
+            manager.release(hold)
+
+    def _pool_head(self, path):
+        notebook = self.notebook_path or path
+        data = self.kernel_manager.notebook_data.get(notebook, {})
+        uses_pool = self.should_use_rendered_notebook(
+            data, self.kernel_manager.get_pool_size(notebook), self.get_argument("template", None),
+            self.get_argument("theme", None), self.request.arguments)
+        return self.kernel_manager.pool_head(notebook) if uses_pool else None
+
+
+class RefusedHandler(web.RequestHandler):
+    """Answers 403 to a request whose Host (or websocket Origin) is not allowed."""
+
+    def initialize(self, reason):
+        self.reason = reason
+
+    def prepare(self):
+        self.set_status(403)
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish(f"403 Forbidden: {self.reason}\n")
+
+
+class GuardedApplication(web.Application):
+    """A tornado application that answers only allowed ``Host`` names and websocket ``Origin``s."""
+
+    def find_handler(self, request, **kwargs):
+        allowed = self.settings["mtjexplore_allowed_hosts"]
+        if not guard.host_allowed(request.host, allowed):
+            return self._refuse(request, f"Host {request.host!r} is not served here (allowed: "
+                                         f"{', '.join(allowed)}; add names with --allow-host)")
+        is_websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        origin = request.headers.get("Origin")
+        if is_websocket and not guard.origin_allowed(origin, allowed):
+            return self._refuse(request, f"websocket from Origin {origin!r} refused (allowed hosts: "
+                                         f"{', '.join(allowed)})")
+        return super().find_handler(request, **kwargs)
+
+    def _refuse(self, request, reason):
+        self.settings["mtjexplore_log"].warning("refused %s %s: %s", request.method, request.path, reason)
+        return self.get_handler_delegate(request, RefusedHandler, {"reason": reason})
+
+
+def _offline_page_config(page_config, **kwargs):
+    """Voilà page config hook: typeset math with the bundled MathJax 3, not MathJax 2 from cdnjs."""
+    page_config["fullMathjaxUrl"] = "null"
+    page_config["mathjaxConfig"] = "null"
+    return page_config
+
+
+class ClassroomVoila(Voila):
+    """Voilà with the Host allow-list, the kernel cap, signed notebooks and an offline page."""
+
+    allow_hosts = Unicode("", config=True, help="Host names answered besides localhost, 127.0.0.1 "
+                                                "and ::1, comma-separated; '*': any.")
+    max_kernels = Int(0, config=True, help="Kernels serving visitors at once; 0: no cap.")
+
+    def setup_template_dirs(self):
+        super().setup_template_dirs()
+        self._template_dir = None
+        if self.voila_configuration.template == "lab":
+            self._template_dir = tempfile.mkdtemp(prefix="mtjexplore_template_")
+            (Path(self._template_dir) / "index.html.j2").write_text(LAB_TEMPLATE)
+            self.template_paths = [self._template_dir, *self.template_paths]
+
+    def init_settings(self):
+        import zmq
+
+        if self.max_kernels < 0:
+            raise ValueError(f"ClassroomVoila.max_kernels must be >= 0 (0: no cap); got {self.max_kernels}")
+        self.voila_configuration.multi_kernel_manager_class = VisitorKernelManager
+        if self.voila_configuration.page_config_hook is None:
+            self.voila_configuration.page_config_hook = _offline_page_config
+        if zmq.has("curve"):  # encrypted kernel sockets: no plain-TCP warning from every kernel
+            self.config.KernelManager.transport_encryption = "auto"
+        settings = super().init_settings()
+        self._sign_notebooks()
+        settings["mtjexplore_max_kernels"] = self.max_kernels
+        hosts = [h for h in self.allow_hosts.split(",") if h.strip()]
+        settings["mtjexplore_allowed_hosts"] = guard.normalize_hosts([*hosts, *self._bound_ip()])
+        settings["mtjexplore_log"] = self.log
+        return settings
+
+    def _bound_ip(self):
+        return [self.ip] if self.ip and self.ip not in ("0.0.0.0", "::", "") else []
+
+    def _sign_notebooks(self):
+        """Trust the served notebooks: sign them in a private in-memory store with a fresh secret."""
+        import nbformat
+        from nbformat.sign import MemorySignatureStore
+
+        notary = self.contents_manager.notary
+        notary.store = MemorySignatureStore()
+        notary.secret = secrets.token_bytes(32)
+        for path in sorted(Path(self.root_dir).rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            try:
+                notary.sign(nbformat.read(path, as_version=4))
+            except Exception as exc:  # an unreadable notebook: Voilà reports it when it is opened
+                self.log.warning("could not read %s to sign it: %s", path, exc)
+
+    def init_handlers(self):
+        return [(pattern, ClassroomVoilaHandler if handler is TornadoVoilaHandler else handler, *rest)
+                for pattern, handler, *rest in super().init_handlers()]
+
+    def start(self):
+        """As :meth:`voila.app.Voila.start`, with a :class:`GuardedApplication`."""
+        self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
+        settings = self.init_settings()
+        self.app = GuardedApplication(**settings)
+        self.app.settings.update(self.tornado_settings)
+        self.app.add_handlers(".*$", self.init_handlers())
+        self.listen()
+
+    def stop(self):
+        super().stop()
+        if getattr(self, "_template_dir", None):
+            shutil.rmtree(self._template_dir, ignore_errors=True)
+
+
+def main(argv=None):
+    """Entry point of ``python -m mtjexplore.serve``."""
+    ClassroomVoila.launch_instance(argv)
