@@ -117,7 +117,8 @@ def floorplan_cells(config):
     return max(r for r, _ in shapes) * sum(2 * c for _, c in shapes)
 
 
-def check_config_size(path, config, error=default_error, cells=None, what="attribute 'config'"):
+def check_config_size(path, config, error=default_error, cells=None, what="attribute 'config'",
+                      fix="pass config= for the network the file holds, or fix the attribute"):
     """Refuse a configuration read from a file whose floorplan would be unreasonably large.
 
     ``cells``: the cells the file's arrays hold (the floorplan must fit them); default
@@ -129,5 +130,4 @@ def check_config_size(path, config, error=default_error, cells=None, what="attri
         held = "" if cells is None else f"; the file's arrays hold {cells:,} cells"
         raise error(path, f"{what} describes a network (n_inputs={config.n_inputs}, "
                     f"n_hidden={config.n_hidden}, n_outputs={config.n_outputs}) whose floorplan has "
-                    f"{need:,} cells, more than the limit of {limit:,}{held}",
-                    "pass config= for the network the file holds, or fix the attribute")
+                    f"{need:,} cells, more than the limit of {limit:,}{held}", fix)

@@ -10,7 +10,6 @@ result per ``(size, threshold)``.
 from __future__ import annotations
 
 import functools
-import gzip
 import math
 import numbers
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _files
 from .errors import DataFileError, ParameterError
 
 __all__ = [
@@ -112,26 +112,40 @@ def _as_path(path, what):
 
 
 def _read_bytes(path):
+    """The file's bytes: a regular file only (no FIFO, device, folder), at most MAX_INPUT_BYTES."""
     try:
-        data = path.read_bytes()
+        os.stat(path)
     except FileNotFoundError as exc:
         raise _idx_error(path, "file not found", "check the path and file name") from exc
-    except IsADirectoryError as exc:
-        raise _idx_error(path, "is a directory, not a file", "pass the IDX file itself") from exc
-    except OSError as exc:
-        raise _idx_error(path, f"could not be read ({exc})", "check that it is a readable file") from exc
+    if path.is_dir():
+        raise _idx_error(path, "is a directory, not a file", "pass the IDX file itself")
+    data = _files.read_bytes(path, _idx_error)
     if not data:
         raise _idx_error(path, "file is empty (0 bytes)", "re-download or regenerate it")
     return data
 
 
 def _gunzip(path, raw):
-    try:
-        data = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise _idx_error(
-            path, f"corrupt gzip stream ({exc})", "re-download it (check with `gzip -t`)"
-        ) from exc
+    """Decompress (all members), refusing output beyond ``MAX_INPUT_BYTES`` before it is built."""
+    limit, parts, size = _files.MAX_INPUT_BYTES, [], 0
+    while raw:
+        stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            parts.append(stream.decompress(raw, limit + 1 - size))
+        except zlib.error as exc:
+            raise _idx_error(
+                path, f"corrupt gzip stream ({exc})", "re-download it (check with `gzip -t`)"
+            ) from exc
+        size += len(parts[-1])
+        if size > limit:
+            raise _idx_error(path, f"the gzip stream decompresses to more than {limit:,} bytes",
+                             "check that it is the IDX file you meant (raise "
+                             "mtjexplore._files.MAX_INPUT_BYTES for a genuine one)")
+        if not stream.eof:
+            raise _idx_error(path, "corrupt gzip stream (truncated: it ends before its end "
+                             "marker)", "re-download it (check with `gzip -t`)")
+        raw = stream.unused_data
+    data = b"".join(parts)
     if not data:
         raise _idx_error(path, "gzip stream decompresses to 0 bytes", "re-download it")
     return data

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from . import _files
 from ._rng import seed_attr, torch_generator
 from .config import CrossbarConfig
 from .die import (DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, as_ensemble, classify_maps, config_of,
@@ -361,28 +362,82 @@ class DefectStatistics:
 
     @classmethod
     def from_dataset(cls, ds):
-        """Inverse of :meth:`to_dataset`."""
+        """Inverse of :meth:`to_dataset`.
+
+        Raises
+        ------
+        ParameterError
+            ``ds`` does not hold DefectStatistics, or an attribute or variable is missing or
+            malformed (the message names it).
+        """
         if not isinstance(ds, xr.Dataset) or ds.attrs.get("mtjexplore_object") != _OBJECT_TAG:
             raise ParameterError("this Dataset does not hold DefectStatistics (attrs "
                                  "'mtjexplore_object' is not 'DefectStatistics'); write one with "
                                  "mx.save(stats, path)")
-        a = ds.attrs
-        try:
-            kinds = [str(k) for k in ds["kind"].values]
-            return cls(
-                CrossbarConfig.from_json(a["config"]),
-                mean_counts=dict(zip(kinds, ds["mean_counts"].values.tolist())),
-                count_shape=dict(zip(kinds, ds["count_shape"].values.tolist())),
-                **{name: float(ds[name]) for name in ("spread_p", "spread_ap", "median_r_p_ohm",
-                                                      "median_r_ap_ohm", "g_short_s", "g_open_s")},
-                spatial=str(a["spatial"]), cluster_fraction=float(a["cluster_fraction"]),
-                n_clusters=int(a["n_clusters"]), cluster_radius_cells=float(a["cluster_radius_cells"]),
-                cluster_shapes=tuple(str(a["cluster_shapes"]).split()),
-                provenance=str(a.get("provenance", "")))
-        except MTJExploreError:
-            raise
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-            raise ParameterError(f"DefectStatistics dataset is incomplete or corrupt: {exc!r}") from exc
+        config = _field(ds, "attribute", "config", CrossbarConfig.from_json)
+        _files.check_config_size("DefectStatistics", config, _config_too_large,
+                                 fix="fix the attribute or write the statistics again")
+        kinds = _field(ds, "coordinate", "kind", _kinds)
+        return cls(
+            config,
+            mean_counts=_field(ds, "variable", "mean_counts", lambda v: _by_kind(kinds, v)),
+            count_shape=_field(ds, "variable", "count_shape", lambda v: _by_kind(kinds, v)),
+            **{name: _field(ds, "variable", name, float) for name in _SCALARS},
+            spatial=_field(ds, "attribute", "spatial", _text),
+            cluster_fraction=_field(ds, "attribute", "cluster_fraction", float),
+            n_clusters=_field(ds, "attribute", "n_clusters", _integer),
+            cluster_radius_cells=_field(ds, "attribute", "cluster_radius_cells", float),
+            cluster_shapes=_field(ds, "attribute", "cluster_shapes", lambda v: tuple(_text(v).split())),
+            provenance=str(ds.attrs.get("provenance", "")))
+
+
+_SCALARS = ("spread_p", "spread_ap", "median_r_p_ohm", "median_r_ap_ohm", "g_short_s", "g_open_s")
+#: What a malformed attribute or variable can raise while it is converted.
+_FIELD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+                 RecursionError, json.JSONDecodeError, MTJExploreError)
+
+
+def _field(ds, kind, name, convert):
+    """``convert`` applied to attribute / variable / coordinate ``name``; a ParameterError naming it."""
+    source = ds.attrs if kind == "attribute" else ds
+    if name not in source:
+        raise ParameterError(f"DefectStatistics {kind} {name!r} is missing")
+    try:
+        return convert(source[name])
+    except _FIELD_ERRORS as exc:
+        raise ParameterError(f"DefectStatistics {kind} {name!r} is malformed "
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _kinds(var):
+    kinds = [str(k) for k in np.asarray(var.values).ravel()]
+    if sorted(kinds) != sorted(KINDS):
+        raise ValueError(f"expected the kinds {', '.join(KINDS)} once each; got {kinds}")
+    return kinds
+
+
+def _by_kind(kinds, var):
+    values = [float(v) for v in np.asarray(var.values).ravel()]
+    if len(values) != len(kinds):
+        raise ValueError(f"{len(values)} values for {len(kinds)} kinds")
+    return dict(zip(kinds, values))
+
+
+def _text(value):
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _integer(value):
+    number = float(value)
+    if not abs(number) < 2**31 or number != round(number):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(number)
+
+
+def _config_too_large(_where, problem, fix):
+    return ParameterError(f"DefectStatistics {problem}; {fix}")
 
 
 def _fit_counts(codes):
@@ -424,13 +479,20 @@ def _fit_defective(g_p, g_ap, codes):
     return out
 
 
-def load_statistics(path):
+def load_statistics(path, *, max_bytes=None):
     """Read :class:`DefectStatistics` written by ``mx.save(stats, path)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    max_bytes : int, optional
+        Largest file accepted (default ``mtjexplore._files.MAX_INPUT_BYTES``, 1 GiB).
 
     Raises
     ------
     DataFileError
-        If the file is missing, unreadable or does not hold DefectStatistics.
+        If the file is missing, not a regular file, unreadable, or does not hold
+        DefectStatistics; a malformed attribute or variable is named.
 
     Examples
     --------
@@ -442,11 +504,12 @@ def load_statistics(path):
     """
     from .io import load
 
-    ds = load(path)
+    ds = load(path, max_bytes=max_bytes)
     try:
         return DefectStatistics.from_dataset(ds)
     except ParameterError as exc:
-        raise DataFileError(f"{path}: {exc}") from exc
+        raise DataFileError(f"'{path}': {exc}; write the statistics again with mx.save(stats, path) "
+                            "or fix the file") from None
 
 
 def _gamma_ppf(alpha, u):
