@@ -41,9 +41,9 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .errors import MTJExploreError, ParameterError
+from .errors import DataFileError, MTJExploreError, ParameterError
 from .evaluation import evaluate
-from .io import load, save
+from .io import atomic_write, load, save
 from .reference import reference_statistics
 from .remap import remap
 from .reproduce import (METHODS, StudySettings, derive_seed, die_coords, recipe,
@@ -243,7 +243,10 @@ def cells_folder(out):
 
 
 def _prepare_folder(out, grid, statistics, resume):
-    """Create (or check, when resuming) the cells folder and its manifest."""
+    """Create (or check, when resuming) the cells folder and its manifest.
+
+    The manifest is written atomically, and only when its content changes.
+    """
     out = Path(out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise ParameterError(f"out must end in .nc (NetCDF) or .zarr (Zarr); got {str(out)!r}")
@@ -256,24 +259,89 @@ def _prepare_folder(out, grid, statistics, resume):
         if not manifest.is_file():
             raise ParameterError(f"{folder} exists but is not a sweep's cells folder; move it away")
         shutil.rmtree(folder)
-    if manifest.is_file():
-        stored = json.loads(manifest.read_text())
+    stored = _read_manifest(manifest) if manifest.is_file() else None
+    if stored is not None:
         differ = sorted(k for k in set(stored) | set(fingerprint) if stored.get(k) != fingerprint.get(k))
         if differ:
             raise SweepMismatchError(
                 f"the cells in {folder} were computed with other settings ({', '.join(differ)} "
                 f"differ); use another out path, or resume=False (--no-resume) to start over")
     (folder / "weights").mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps(fingerprint, indent=1))
+    text = json.dumps(fingerprint, indent=1)
+    if stored is None or manifest.read_text(encoding="utf-8") != text:
+        atomic_write(manifest, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=True)
     return folder
 
 
-def _finished(folder, cells):
-    return {cell for cell in cells if (folder / cell_name(cell)).is_file()}
+def _read_manifest(manifest):
+    """The stored settings; a DataFileError naming the file and the fix if it is damaged."""
+    try:
+        stored = json.loads(manifest.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict):
+            raise ValueError(f"expected a JSON object, got {type(stored).__name__}")
+        return stored
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise DataFileError(
+            f"'{manifest}': the sweep manifest is truncated or corrupt ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); delete it and rerun to rebuild it from the current settings (every "
+            f"cell file records the settings it was computed with, and a cell of other settings "
+            f"is refused), or pass resume=False (--no-resume) to start over") from None
 
 
-def merge_cells(grid, folder):
-    """Read the stored cells of ``grid`` into one Dataset (NaN where a cell is missing)."""
+def _token(grid, statistics):
+    """Short hash of the sweep's settings, recorded in every cell file."""
+    return _text_hash(json.dumps(grid.fingerprint(statistics), sort_keys=True))
+
+
+def load_cell(path, cell, token=None):
+    """Load a stored cell file and check it belongs to ``cell`` (and settings ``token``).
+
+    Raises
+    ------
+    DataFileError
+        The file is damaged, or its recorded coordinates or settings differ from ``cell``'s; the
+        message names the file and says to delete it (the cell is then recomputed).
+    """
+    fix = "delete it and rerun: the cell is recomputed"
+    try:
+        ds = load(path)
+    except DataFileError as exc:
+        raise DataFileError(f"{exc} (a sweep cell file; {fix})") from None
+    try:
+        recorded = (str(ds.attrs["method"]), float(ds.attrs["density"]), int(ds.attrs["seed"]),
+                    int(ds.attrs["die"]))
+        numbers = {name: float(ds[name]) for name in ("error", "loss", "cell_seconds")}
+        counts = json.loads(ds.attrs["counts"])
+        if not isinstance(counts, dict):
+            raise TypeError("attribute 'counts' is not a JSON object")
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raise DataFileError(f"'{path}': not a sweep cell file ({type(exc).__name__}: {exc}); "
+                            f"{fix}") from None
+    expected = (cell[0], float(cell[1]), int(cell[2]), int(cell[3]))
+    if recorded != expected:
+        raise DataFileError(f"'{path}': holds cell (method, density, seed, die) = {recorded}, not "
+                            f"{expected} as its name says; {fix}")
+    stored_token = ds.attrs.get("sweep_settings")
+    if token is not None and stored_token is not None and str(stored_token) != token:
+        raise DataFileError(f"'{path}': was computed with other sweep settings (hash "
+                            f"{stored_token}, this sweep {token}); {fix}")
+    return numbers, counts
+
+
+def _finished(folder, cells, token=None):
+    """The cells stored in ``folder``, each checked against its cell (see :func:`load_cell`)."""
+    done = {cell for cell in cells if (folder / cell_name(cell)).is_file()}
+    for cell in done:
+        load_cell(folder / cell_name(cell), cell, token)
+    return done
+
+
+def merge_cells(grid, folder, token=None):
+    """Read the stored cells of ``grid`` into one Dataset (NaN where a cell is missing).
+
+    Every cell file is checked against its cell (and the settings ``token``, when given):
+    :func:`load_cell` raises a DataFileError naming a file that does not match.
+    """
     shape = (len(grid.methods), len(grid.densities), len(grid.seeds), len(grid.dies))
     arrays = {name: np.full(shape, np.nan) for name in ("error", "loss", "cell_seconds")}
     counts = {}
@@ -281,12 +349,12 @@ def merge_cells(grid, folder):
         path = Path(folder) / cell_name(cell)
         if not path.is_file():
             continue
-        ds = load(path)
+        numbers, cell_counts = load_cell(path, cell, token)
         index = (grid.methods.index(cell[0]), grid.densities.index(cell[1]),
                  grid.seeds.index(cell[2]), grid.dies.index(cell[3]))
         for name in arrays:
-            arrays[name][index] = float(ds[name])
-        for key, value in json.loads(ds.attrs["counts"]).items():
+            arrays[name][index] = numbers[name]
+        for key, value in cell_counts.items():
             counts.setdefault(key, np.full(shape[1:2] + shape[3:], -1, dtype=np.int64))[index[1], index[3]] = value
     dims = ("method", "density", "seed", "die")
     attrs = {"error": {"long_name": "misclassification error", "units": "1"},
@@ -389,7 +457,7 @@ def _shared_weights(ex, grid, statistics, pending, weights_dir, token):
     for seed in sorted({c[2] for c in pending}):
         path = weights_dir / f"software__seed={seed}.nc"
         if path.is_file():
-            software[seed] = ex.scatter(load(path))
+            software[seed] = ex.scatter(_load_weights(path))
         else:
             software[seed] = ex.submit(software_weights, grid, statistics, seed,
                                        key=f"software-{token}-{seed}")
@@ -397,7 +465,7 @@ def _shared_weights(ex, grid, statistics, pending, weights_dir, token):
     for seed, density in sorted({(c[2], c[1]) for c in pending if c[0] in _NEEDS_STATISTICS}):
         path = weights_dir / f"statistics_aware__density={density!r}__seed={seed}.nc"
         if path.is_file():
-            stat_aware[seed, density] = ex.scatter(load(path))
+            stat_aware[seed, density] = ex.scatter(_load_weights(path))
         else:
             stat_aware[seed, density] = ex.submit(statistics_weights, grid, statistics, density, seed,
                                                   software[seed], key=f"statistics-{token}-{seed}-{density!r}")
@@ -405,11 +473,20 @@ def _shared_weights(ex, grid, statistics, pending, weights_dir, token):
     return software, stat_aware, to_store
 
 
+def _load_weights(path):
+    """Cached shared weights; a damaged file is named with the fix."""
+    try:
+        return load(path)
+    except DataFileError as exc:
+        raise DataFileError(f"{exc} (cached sweep weights; delete the file and rerun: the weights "
+                            "are retrained)") from None
+
+
 def _run_cells(ex, grid, statistics, pending, folder, progress):
     """Run the pending cells; every result is stored as soon as it arrives."""
     from tqdm import tqdm
 
-    token = _text_hash(json.dumps(grid.fingerprint(statistics), sort_keys=True))
+    token = _token(grid, statistics)
     software, stat_aware, to_store = _shared_weights(ex, grid, statistics, pending, folder / "weights", token)
     cells, futures = {}, [software[s] for s in software if software[s].key in to_store]
     for cell in pending:
@@ -424,7 +501,8 @@ def _run_cells(ex, grid, statistics, pending, folder, progress):
             if future.key in to_store:
                 save(future.result(), to_store[future.key], overwrite=True)
                 continue
-            save(future.result(), folder / cell_name(cells[future.key]), overwrite=True)
+            save(future.result().assign_attrs(sweep_settings=token),
+                 folder / cell_name(cells[future.key]), overwrite=True)
             bar.update(1)
 
 
@@ -469,14 +547,14 @@ def run_sweep(grid, out, scheduler=None, n_workers=2, resume=True, *, statistics
     statistics = reference_statistics() if statistics is None else statistics
     start = time.perf_counter()
     folder = _prepare_folder(out, grid, statistics, resume)
-    cells = grid.cells()
-    done = _finished(folder, cells)
+    cells, token = grid.cells(), _token(grid, statistics)
+    done = _finished(folder, cells, token)
     pending = [c for c in cells if c not in done]
     description = "none needed"
     if pending:
         with _executor(scheduler, n_workers) as (ex, description):
             _run_cells(ex, grid, statistics, pending, folder, progress)
-    merged = merge_cells(grid, folder)
+    merged = merge_cells(grid, folder, token)
     merged.attrs.update({
         "kind": "sweep results", "n_cells": len(cells), "n_cells_run": len(pending),
         "n_cells_skipped": len(done), "scheduler": description,
@@ -548,6 +626,10 @@ def grid_from_args(args):
 
 def run(args):
     """Run ``mtjexplore sweep``; print where the merged results are and the mean error table."""
+    if args.scheduler != "serial":
+        from .cli import require
+
+        require(("dask", "distributed"), "Dask", "dask")
     grid = grid_from_args(args)
     res = run_sweep(grid, args.out, scheduler=args.scheduler, n_workers=args.workers,
                     resume=not args.no_resume, progress=not args.no_progress)
