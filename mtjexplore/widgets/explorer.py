@@ -24,6 +24,7 @@ from __future__ import annotations
 import concurrent.futures
 import html
 import math
+import numbers
 import threading
 
 import ipywidgets as widgets
@@ -51,6 +52,21 @@ def _set_torch_threads(n):
     import torch
 
     torch.set_num_threads(n)
+
+
+def _die_id(value, ids):
+    """``value`` as one of the ensemble's die ``ids`` (a ParameterError naming them otherwise)."""
+    ids = [int(i) for i in ids]
+    if len(ids) > 6 and ids == list(range(ids[0], ids[0] + len(ids))):
+        allowed = f"{ids[0]}..{ids[-1]}"
+    else:
+        allowed = ", ".join(map(str, ids[:6])) + (", ..." if len(ids) > 6 else "")
+    number = value if isinstance(value, (numbers.Real, np.number)) else None
+    if (number is None or isinstance(value, (bool, np.bool_)) or not np.isfinite(number)
+            or number != int(number) or int(number) not in ids):
+        raise ParameterError(f"load_die: die must be one of this ensemble's {len(ids)} die ids "
+                             f"({allowed}); got {value!r:.80}")
+    return int(number)
 
 
 def _as_weight_dict(weights):
@@ -203,8 +219,14 @@ class Explorer(widgets.VBox):
         super().close()
 
     def load_die(self, die_id):
-        """Load die ``die_id`` of the ensemble into the painter (what the dropdown does)."""
-        self.die_select.value = int(die_id)
+        """Load die ``die_id`` of the ensemble into the painter (what the dropdown does).
+
+        Raises
+        ------
+        ParameterError
+            ``die_id`` is not one of the ensemble's die ids (an integer; ``2.0`` is fine).
+        """
+        self.die_select.value = _die_id(die_id, self.ensemble.die.values)
 
     def refresh(self):
         """Re-evaluate the current weights on the painted die and update error, digits and neuron."""

@@ -45,6 +45,39 @@ _DEFECT_COLORS = [KIND_COLORS[k] for k in DEFECT_KINDS] + [KIND_COLORS["no_devic
 _VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
 
 
+def _index_array(values, name, where):
+    """``values`` as a 1-D numeric array of whole numbers (else a ParameterError naming them)."""
+    array = np.asarray(values)
+    if array.dtype == bool or array.dtype.kind not in "iuf" or array.ndim > 1:
+        raise ParameterError(f"{where}: {name} must be a whole number or a 1-D sequence of whole "
+                             f"numbers; got {values!r:.80}")
+    array = np.atleast_1d(array)
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.round(array))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            at = f" (position {k})" if array.size > 1 else ""
+            raise ParameterError(f"{where}: {name} must be a whole number (not rounded for you); "
+                                 f"got {array[k].item()!r}{at}")
+    return array
+
+
+def cell_indices(rows, cols, shape, where):
+    """Validated ``(rows, cols)`` int64 arrays of equal length inside an array of ``shape``."""
+    rows, cols = _index_array(rows, "row", where), _index_array(cols, "col", where)
+    if rows.size != cols.size and 1 not in (rows.size, cols.size):
+        raise ParameterError(f"{where}: rows and cols must have the same length (or one be a "
+                             f"single number); got {rows.size} rows and {cols.size} cols")
+    rows, cols = np.broadcast_arrays(rows, cols)
+    bad = (rows < 0) | (rows >= shape[0]) | (cols < 0) | (cols >= shape[1])
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ParameterError(f"{where}: cell (row={rows[k].item()!r}, col={cols[k].item()!r}) is "
+                             f"outside the die's {shape[0]} x {shape[1]} array (rows "
+                             f"0..{shape[0] - 1}, cols 0..{shape[1] - 1})")
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
 def _check_one_die(die):
     if not hasattr(die, "data_vars") or not {"g_p", "g_ap", "defect"} <= set(die.data_vars):
         raise ParameterError("die must be one mtjexplore die (an xarray.Dataset with g_p, g_ap and "
@@ -245,17 +278,29 @@ class CrossbarPainter(widgets.VBox):
         The same path the mouse takes. Cells without a device and cells that already have
         ``kind`` are skipped; a change is one Undo step (a mouse stroke is one step as a whole).
 
+        Parameters
+        ----------
+        rows, cols : int or sequence of int
+            Physical cells; equal lengths (or one a single number). Whole numbers only (``2.0``
+            is fine, ``1.7`` is refused, not truncated).
+        kind : str, optional
+            One of ``DEFECT_KINDS`` (``"ok"`` erases).
+
         Returns
         -------
         int
             Devices changed.
+
+        Raises
+        ------
+        ParameterError
+            A row or col outside the array, not a whole number, NaN, or lengths that differ; the
+            message names the value and the allowed range.
         """
         kind = self.palette.value if kind is None else kind
         if kind not in DEFECT_KINDS:
             raise ParameterError(f"kind must be one of {', '.join(DEFECT_KINDS)}; got {kind!r}")
-        rows, cols = np.broadcast_arrays(np.atleast_1d(np.asarray(rows, dtype=np.int64)),
-                                         np.atleast_1d(np.asarray(cols, dtype=np.int64)))
-        self._floorplan.check_cell(rows, cols, "paint: ")
+        rows, cols = cell_indices(rows, cols, self._floorplan.shape, "paint")
         codes = np.asarray(self._die.defect.values)
         keep = self._present[rows, cols] & (codes[rows, cols] != DEFECT_CODES[kind])
         if not keep.any():

@@ -25,7 +25,6 @@ import html
 import logging
 import threading
 import time
-import traceback
 
 import ipywidgets as widgets
 import numpy as np
@@ -38,6 +37,9 @@ from ..datasets import ImageData
 from ..errors import ParameterError
 from ..training import Trainer
 from ._util import add_classes
+
+_LOGGER = logging.getLogger("mtjexplore.widgets")
+_MESSAGE_CHARS = 300  # of an error message shown on the page
 
 #: Methods offered: (label, Trainer method).
 METHODS = [("software (ideal devices)", "software"),
@@ -329,7 +331,16 @@ class TrainingPanel(widgets.VBox):
         self.status.value = html.escape(text)
 
     def _report(self, exc, where):
-        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        self.status.value = (f"<span class='widget-error' style='color:#b00020'>{html.escape(where)} "
-                             f"failed: {html.escape(text)}</span>")
-        self.log.append_stderr(f"{where} failed:\n{traceback.format_exc()}\n")
+        """Show a one-line message; the traceback goes to the server log, not the page."""
+        line = f"{where} failed: {_one_line(exc)}"
+        _LOGGER.error("%s", line, exc_info=(type(exc), exc, exc.__traceback__))
+        self.status.value = f"<span class='widget-error' style='color:#b00020'>{html.escape(line)}</span>"
+        self.log.append_stderr(line + "\n")
+
+
+def _one_line(exc):
+    """``"<Type>: <first line of the message>"``, shortened; no traceback, no source paths."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if len(first) > _MESSAGE_CHARS:
+        first = first[:_MESSAGE_CHARS - 3] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
