@@ -217,6 +217,9 @@ class ClassroomVoila(Voila):
         hosts = [h for h in self.allow_hosts.split(",") if h.strip()]
         settings["mtjexplore_allowed_hosts"] = guard.normalize_hosts([*hosts, *self._bound_ip()])
         settings["mtjexplore_log"] = self.log
+        # jupyter_server's default websocket ping timeout (3 pings) is longer than tornado >= 6.5
+        # accepts, which prints a warning on every websocket: use one ping interval instead.
+        settings.setdefault("ws_ping_timeout", settings.get("ws_ping_interval", 30_000))
         return settings
 
     def _bound_ip(self):

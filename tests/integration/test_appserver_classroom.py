@@ -122,6 +122,7 @@ def test_a_websocket_from_a_foreign_origin_is_refused(serve):
     channels = f"/api/kernels/{kernel_id_of(page)}/channels"
     assert websocket_handshake(server, channels, "http://evil.example") == 403
     assert websocket_handshake(server, channels, f"http://127.0.0.1:{server.port}") == 101
+    assert "websocket_ping_timeout" not in server.log_path.read_text(), "no tornado warning per websocket"
 
 
 # ---------------------------------------------------------------------------- kernels

@@ -1,0 +1,71 @@
+"""The app pages in Chromium as a class uses them: nothing fetched from outside the server, and a
+reload (or a closed tab) shuts the old kernel down instead of leaving it to the culler."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+READY = {"explorer": ".current-error .error-value", "ensemble": ".ensemble-figure"}
+
+
+def expect():
+    from playwright.sync_api import expect as _expect
+
+    return _expect
+
+
+def kernel_id(page):
+    return page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+
+
+def kernel_status(server, kid):
+    try:
+        with urllib.request.urlopen(f"{server.url}api/kernels/{kid}", timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_for(condition, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)  # polling the server's state, not synchronising on time
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@pytest.mark.parametrize("name", ["explorer", "ensemble"])
+def test_the_page_fetches_nothing_from_outside_the_server(app_page, voila_server, name):
+    requests, failed = [], []
+    app_page.on("request", lambda req: requests.append(req.url))
+    app_page.on("requestfailed", lambda req: failed.append(f"{req.url} ({req.failure})"))
+    app_page.goto(voila_server.app_url(name), timeout=90_000)
+    expect()(app_page.locator(READY[name]).first).to_be_visible(timeout=90_000)
+    app_page.wait_for_load_state("networkidle", timeout=60_000)
+    outside = [url for url in requests
+               if urllib.parse.urlsplit(url).scheme not in ("data", "blob")
+               and urllib.parse.urlsplit(url).hostname != "127.0.0.1"]
+    assert len(requests) > 20, "the recorder should see the page's scripts and styles"
+    assert outside == [], f"requests leaving 127.0.0.1: {outside}"
+    assert [f for f in failed if "127.0.0.1" not in f] == []
+
+
+def test_a_reload_shuts_the_old_kernel_down(app_page, voila_server):
+    app_page.goto(voila_server.app_url("explorer"), timeout=90_000)
+    expect()(app_page.locator(READY["explorer"]).first).to_have_text(re.compile(r"^\d+\.\d\d %$"), timeout=90_000)
+    old = kernel_id(app_page)
+    assert kernel_status(voila_server, old) == 200
+    app_page.reload(timeout=90_000)
+    expect()(app_page.locator(READY["explorer"]).first).to_have_text(re.compile(r"^\d+\.\d\d %$"), timeout=90_000)
+    new = kernel_id(app_page)
+    assert new != old and kernel_status(voila_server, new) == 200
+    wait_for(lambda: kernel_status(voila_server, old) == 404, 30, f"kernel {old} of the reloaded page to end")
+    log = voila_server.log_path.read_text()
+    assert "'_xsrf' argument missing" not in log
