@@ -71,18 +71,57 @@ def _se(value):
     return f" ± {100 * value:.2f}" if np.isfinite(value) else ""
 
 
+def device_line(results):
+    """``Device: ...`` with the strength of a short in unit weights (from the results' config)."""
+    from .config import CrossbarConfig
+
+    if "config" not in results.attrs:
+        return ""
+    return "Device: " + CrossbarConfig.from_json(results.attrs["config"]).device.describe() + "."
+
+
+def remap_subset_gaps(results, method):
+    """Gap of the 36-die mean for each draw of the remapping images (None if not recorded)."""
+    if "remap_subset_error" not in results or method not in results.remap_method.values:
+        return None
+    sub = results.remap_subset_error.sel(remap_method=method)
+    return (sub.mean("die") - baseline_error(results)).values
+
+
+def _subset_note(results, method):
+    gaps = remap_subset_gaps(results, method)
+    if gaps is None or gaps.size < 2:
+        return ""
+    return (f"; image draws {100 * gaps.min():+.2f} to {100 * gaps.max():+.2f} "
+            f"(s.d. {100 * gaps.std(ddof=1):.2f}, {gaps.size} draws)")
+
+
 def summary_table_markdown(results):
-    """Markdown table: mean / median / worst error per method and the gap to the baseline."""
+    """Markdown table: mean / median / worst error per method and the gap to the baseline.
+
+    Preceded by the device line (:func:`device_line`). Remapped rows add the range of the gap
+    over the draws of the remapping's training images (:func:`remap_subset_gaps`).
+    """
     s = method_summary(results)
-    lines = ["| method | mean error | median | worst die | gap to baseline (± s.e. over dies) "
-             "| on ideal devices |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [device_line(results), ""] if device_line(results) else []
+    lines += ["| method | mean error | median | worst die | gap to baseline (± s.e. over dies) "
+              "| on ideal devices |", "|---|---:|---:|---:|---:|---:|"]
     for method in results.method.values:
         row = _pick(s, method)
         lines.append(f"| {_label(method)} | {_pct(float(row.mean_error))} | "
                      f"{_pct(float(row.median_error))} | {_pct(float(row.worst_error))} | "
-                     f"{_pct(float(row.gap), signed=True)}{_se(float(row.gap_se))} | "
+                     f"{_pct(float(row.gap), signed=True)}{_se(float(row.gap_se))}"
+                     f"{_subset_note(results, method)} | "
                      f"{_pct(float(_pick(results.ideal_error, method)))} |")
     return "\n".join(lines)
+
+
+def unaware_sentence(results):
+    """What software weights mapped unchanged do: mean gap, dies past 2 %, worst die."""
+    gaps = _pick(results.error, "software").values - baseline_error(results)
+    return (f"Software weights mapped unchanged (unaware) lose {100 * gaps.mean():+.2f} % on average; "
+            f"{int((gaps > 0.02).sum())} of {gaps.size} dies lose more than 2 %, "
+            f"{int((gaps > 0.05).sum())} more than 5 %; the worst die {100 * gaps.max():+.2f} %.")
 
 
 def _paper_comparison(results):
@@ -169,8 +208,16 @@ def summary_markdown(results, figures=None):
         f"fitted to them (mean defects per die: "
         + ", ".join(f"{k} {v:.2f}" for k, v in stats.items()) + f"); mtjexplore {a.get('mtjexplore_version')}.",
         "", "## Error per method", "", summary_table_markdown(results), "", _paper_comparison(results),
+        "", unaware_sentence(results),
+        "", "Errors count a tie for the largest output as a physical winner-take-all would break it, "
+        "by noise: a k-way tie that contains the true label is (k − 1)/k of an error, one that does "
+        "not is a full error (`mtjexplore.network.tie_error`). Ideal devices give integer outputs "
+        "and tie often; dies with device spread practically never.",
         "", "Remapping chooses, per die, which column pair serves which neuron and which column of "
-        "a pair is `+`, from the die's maps, without retraining (see `mtjexplore.remap`).",
+        "a pair is `+`, from the die's maps, without retraining (see `mtjexplore.remap`). It estimates "
+        "the damage on a draw of training images; the remapped rows report the first draw, and "
+        "the range over independent draws (same weights, same dies) is the uncertainty that "
+        "matters most for them.",
         "", "## Where the damage comes from (per layer)", "", *_layer_notes(results), "",
         *_die_table(results), "", "## Sensitivity", "", *_sensitivity_lines(results), ""]
     if figures:

@@ -59,7 +59,12 @@ class StudySettings:
     n_sensitivity : int
         Dies sampled from the statistics for the sensitivity histograms.
     n_remap_images : int
-        Training images the remapping estimates damage on.
+        Training images the remapping estimates damage on (2,000: ~0.3-3 s per die on 2 cores;
+        all 60,000 measured at ~30 s per die, too slow for a 36-die study of two solutions).
+    n_remap_subsets : int
+        Independent draws of those images (1 to ``n_remap_subsets``): the remapped rows report
+        the first draw, and the spread of the 36-die mean over all draws is their uncertainty
+        from the choice of images (it was larger than the standard error over dies).
     """
 
     n_train: int | None = None
@@ -67,10 +72,11 @@ class StudySettings:
     max_epochs: int | None = None
     n_sensitivity: int = 500
     n_remap_images: int = 2000
+    n_remap_subsets: int = 3
 
     def __post_init__(self):
         optional = ("n_train", "n_test", "max_epochs")
-        for name in optional + ("n_sensitivity", "n_remap_images"):
+        for name in optional + ("n_sensitivity", "n_remap_images", "n_remap_subsets"):
             value = getattr(self, name)
             ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
             if not (ok or (value is None and name in optional)):
@@ -88,7 +94,8 @@ def quick_settings():
 
     5,120 = 40 batches of 128: no short last batch to split among the statistics-aware dies.
     """
-    return StudySettings(n_train=5120, n_test=2000, max_epochs=2, n_sensitivity=8, n_remap_images=1000)
+    return StudySettings(n_train=5120, n_test=2000, max_epochs=2, n_sensitivity=8, n_remap_images=1000,
+                         n_remap_subsets=2)
 
 
 def recipe(method, settings):
@@ -187,12 +194,20 @@ def train_statistics_aware(software, statistics, train, seed, settings, callback
     return trainer.fit(train, init=software, callback=callback).weights_
 
 
-def remap_dies(weights, dies, train, seed, settings, on_die=None):
-    """One :class:`~mtjexplore.remap.Remapping` of ``weights`` per die (``on_die()`` after each)."""
+def remap_seed(seed, subset=0):
+    """Seed of the remapping's image draw number ``subset`` (0: the one the study reports)."""
+    return derive_seed(seed, "remap") if subset == 0 else derive_seed(seed, "remap", subset)
+
+
+def remap_dies(weights, dies, train, seed, settings, on_die=None, subset=0):
+    """One :class:`~mtjexplore.remap.Remapping` of ``weights`` per die (``on_die()`` after each).
+
+    ``subset`` picks the draw of the remapping images (:func:`remap_seed`).
+    """
     out = []
     for k in range(dies.sizes["die"]):
         out.append(remap(weights, dies.isel(die=k), train, n_images=settings.n_remap_images,
-                         seed=derive_seed(seed, "remap")))
+                         seed=remap_seed(seed, subset)))
         if on_die is not None:
             on_die()
     return out
@@ -250,13 +265,26 @@ def _train_all(config, dies, stats, train, seed, settings, stages):
     return {"software": software, "defect_aware": per_die, "statistics_aware": stat_aware}
 
 
+REMAPPED = {"remapped": "software", "statistics_aware_remapped": "statistics_aware"}
+
+
 def _remap_all(weights, dies, train, seed, settings, stages):
+    """``{method: [[Remapping per die] per image subset]}`` for the two remapped methods."""
     out = {}
-    for method, base in (("remapped", "software"), ("statistics_aware_remapped", "statistics_aware")):
-        stages.start(f"remapping {base}", dies.sizes["die"], "die")
-        out[method] = remap_dies(weights[base], dies, train, seed, settings, stages.step)
+    for method, base in REMAPPED.items():
+        stages.start(f"remapping {base}", settings.n_remap_subsets * dies.sizes["die"], "die")
+        out[method] = [remap_dies(weights[base], dies, train, seed, settings, stages.step, subset=i)
+                       for i in range(settings.n_remap_subsets)]
         stages.done()
     return out
+
+
+def _remap_subset_errors(weights, remaps, dies, test):
+    """``[remap_method, remap_subset, die]`` test errors of every image subset's placements."""
+    return np.stack([np.stack([evaluate(weights[base], dies, test,
+                                        floorplans=[r.floorplan for r in placements]).error.values
+                               for placements in remaps[method]])
+                     for method, base in REMAPPED.items()])
 
 
 def _evaluate_all(weights, remaps, dies, test, stages):
@@ -270,8 +298,8 @@ def _evaluate_all(weights, remaps, dies, test, stages):
             parts = [evaluate(w, dies.isel(die=[k]), test) for k, w in enumerate(weights[method])]
             res = xr.concat(parts, dim="die")
         elif method in remaps:
-            base = weights["software" if method == "remapped" else "statistics_aware"]
-            res = evaluate(base, dies, test, floorplans=[r.floorplan for r in remaps[method]])
+            base = weights[REMAPPED[method]]
+            res = evaluate(base, dies, test, floorplans=[r.floorplan for r in remaps[method][0]])
         else:
             res = evaluate(weights[method], dies, test)
             on_ideal = evaluate(weights[method], None, test)
@@ -326,21 +354,25 @@ def die_coords(dies):
     return coords
 
 
-def _remap_vars(remaps):
-    """The ``remapped`` placements per die as variables (slots and swaps)."""
-    placements = remaps["remapped"]
+def _remap_vars(remaps, subset_errors):
+    """The ``remapped`` placements per die as variables (slots and swaps), and the test errors of
+    the placements found on each draw of the remapping images."""
+    placements = remaps["remapped"][0]
     stack = lambda name: np.stack([getattr(r, name) for r in placements])  # noqa: E731
     return {"remap_hidden_slot": (("die", "hidden"), stack("hidden_slot"),
                                   {"long_name": "slot of each hidden neuron (remapped software weights)"}),
             "remap_hidden_swap": (("die", "hidden"), stack("hidden_swap")),
             "remap_output_slot": (("die", "output"), stack("output_slot")),
-            "remap_output_swap": (("die", "output"), stack("output_swap"))}
+            "remap_output_swap": (("die", "output"), stack("output_swap")),
+            "remap_subset_error": (("remap_method", "remap_subset", "die"), subset_errors,
+                                   {"long_name": "test error of the placements found on each draw of "
+                                                 "the remapping's training images", "units": "1"})}
 
 
 def _results_dataset(dies, stats, arrays, run_attrs):
     from . import __version__
 
-    error, loss, ideal, sens_error, sens_loss, remaps = arrays
+    error, loss, ideal, sens_error, sens_loss, remaps, subset_errors = arrays
     unit = {"units": "1"}
     data = {
         "error": (("method", "die"), error, {"long_name": "misclassification error", **unit}),
@@ -351,10 +383,14 @@ def _results_dataset(dies, stats, arrays, run_attrs):
                        {"long_name": "error on dies sampled from the statistics", **unit}),
         "sens_loss": (("method", "sample"), sens_loss,
                       {"long_name": "loss on dies sampled from the statistics", **unit}),
-        **_remap_vars(remaps)}
-    coords = {"method": list(METHODS), "die": dies.die.values,
+        **_remap_vars(remaps, subset_errors)}
+    coords = {"method": list(METHODS), "die": dies.die.values, "remap_method": list(REMAPPED),
+              "remap_subset": np.arange(subset_errors.shape[1]),
               "sample": np.arange(sens_error.shape[1]), **die_coords(dies)}
     attrs = {"kind": "study results", "config": config_of(dies).to_json(),
+             "device": config_of(dies).device.describe(),
+             "error_counting": "ties at the output: a k-way tie containing the label counts "
+                               "(k-1)/k of an error (mtjexplore.network.tie_error)",
              "statistics": json.dumps({f.name: getattr(stats, f.name) for f in fields(stats)
                                        if f.name != "config"}),
              "recipes": json.dumps({m: recipe(m, run_attrs["settings"])
@@ -415,12 +451,14 @@ def reproduce(n_dies=36, seed=0, out=None, quick=False, progress=True, *, ensemb
     weights = _train_all(config_of(dies), dies, stats, train, seed, settings, stages)
     remaps = _remap_all(weights, dies, train, seed, settings, stages)
     error, loss, ideal = _evaluate_all(weights, remaps, dies, test, stages)
+    subset_errors = _remap_subset_errors(weights, remaps, dies, test)
     sens_error, sens_loss = _sensitivity_all(weights, stats, test, seed, settings, stages)
     stages.timings["total"] = round(time.perf_counter() - start, 3)
     run_attrs = {"seed": int(seed), "die_seed": int(die_seed), "quick": int(bool(quick)),
                  "n_train": len(train), "n_test": len(test), "timings_s": stages.timings,
                  "settings": settings}
-    results = _results_dataset(dies, stats, (error, loss, ideal, sens_error, sens_loss, remaps), run_attrs)
+    results = _results_dataset(dies, stats, (error, loss, ideal, sens_error, sens_loss, remaps,
+                                             subset_errors), run_attrs)
     if folder is not None:
         write_outputs(results, weights, folder, statistics=stats, overwrite=overwrite)
     return results
@@ -484,11 +522,19 @@ def add_arguments(parser):
 
 def run(args):
     """Run ``mtjexplore reproduce``; print the summary table and where the files are."""
+    import importlib.util
+
     from . import report
 
     results = reproduce(args.dies, args.seed, args.out, quick=args.quick,
                         progress=not args.no_progress, ensemble=args.ensemble,
                         die_seed=args.die_seed, overwrite=args.overwrite)
     print(report.summary_table_markdown(results))
-    print(f"\nresults, figures and summary written to {Path(args.out).resolve()}")
+    out = Path(args.out).resolve()
+    if importlib.util.find_spec("matplotlib") is not None:
+        print(f"\nresults, figures and summary written to {out}")
+    else:
+        print(f"\nresults and summary written to {out}")
+        print('figures skipped: they need matplotlib: pip install "mtjexplore[plots]", then run '
+              'this command again with --overwrite')
     return 0

@@ -38,7 +38,13 @@ def test_quick_reproduction_writes_every_output(quick_run):
 def test_quick_results_have_the_documented_layout(quick_run):
     res = mx.load(quick_run / "results.nc")
     assert res.error.dims == ("method", "die") and list(res.method.values) == list(METHODS)
-    assert res.sizes == {"method": 5, "die": 3, "sample": 8, "hidden": 90, "output": 10}
+    assert res.sizes == {"method": 5, "die": 3, "sample": 8, "hidden": 90, "output": 10,
+                         "remap_method": 2, "remap_subset": 2}
+    # the first draw of the remapping images is the one the remapped rows report
+    for method in ("remapped", "statistics_aware_remapped"):
+        np.testing.assert_array_equal(res.remap_subset_error.sel(remap_method=method, remap_subset=0).values,
+                                      res.error.sel({"method": method}).values)
+    assert "a short passes 5.4 unit weights" in res.attrs["device"]
     assert np.isfinite(res.error.values).all() and ((res.error >= 0) & (res.error <= 1)).all()
     assert np.isnan(res.ideal_error.sel({"method": "defect_aware"}))
     sens = res.sens_error.dropna("method", how="all")

@@ -120,10 +120,12 @@ def busiest_hidden_neuron(weights, data):
 
 def test_remap_moves_an_output_layer_short_off_a_busy_neuron(quick_weights, mnist_small):
     """A short on the '+' device of class 0 in the row of the busiest hidden neuron forces class 0
-    whenever that neuron fires; remapping must put a quiet neuron there (or flip the pair)."""
+    whenever that neuron fires; remapping must put a quiet neuron there (or flip the pair).
+    A strong short (500 Ohm read path: 11.7 unit weights) makes the damage unmistakable."""
     train, test = mnist_small
     j = busiest_hidden_neuron(quick_weights, train)
-    die = mx.set_defects(mx.ideal_die(CFG), *[[v] for v in CFG.floorplan.position(1, j, 0, "+")], "short")
+    strong = mx.paper_config(mx.DeviceParams(r_series_ohm=500))
+    die = mx.set_defects(mx.ideal_die(strong), *[[v] for v in CFG.floorplan.position(1, j, 0, "+")], "short")
     r = remap(quick_weights, die, train, n_images=1000)
     assert not r.is_identity and r.loss_after < r.loss_before and r.error_after < r.error_before
     ideal = float(mx.evaluate(quick_weights, None, test).error)
