@@ -23,6 +23,7 @@ This module imports neither Voilà nor the widgets: it only starts a process.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -231,14 +232,33 @@ def port_in_use(port, ip=HOST):
     The probe sets ``SO_REUSEADDR`` as the server does, so sockets of a stopped server still in
     TIME_WAIT do not count as "in use"; a listening socket does.
     """
+    return _bind_error(port, ip) is not None
+
+
+def _bind_error(port, ip):
+    """The OSError of listening on ``ip:port`` now, or None if a server could."""
     with socket.socket(_family(ip)) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((ip, port))
             sock.listen(1)
-        except OSError:
-            return True
-    return False
+        except OSError as exc:
+            return exc
+    return None
+
+
+def _check_listenable(port, ip):
+    exc = _bind_error(port, ip)
+    if exc is None:
+        return
+    if exc.errno == errno.EADDRNOTAVAIL:
+        raise AppServerError(f"{ip} is not an address of this machine; pass one of its addresses "
+                             "(--ip), or 0.0.0.0 for every interface")
+    if exc.errno == errno.EACCES:
+        raise AppServerError(f"no permission to listen on port {port}; ports below 1024 need "
+                             "privileges: pass --port 8866 (or another port above 1023)")
+    raise AppServerError(f"port {port} on {ip} is already in use; pass another port "
+                         "(--port N) or 0 for a free one (--port 0)")
 
 
 def _family(ip):
@@ -285,9 +305,8 @@ class AppServer:
         if not self.root.is_dir():
             raise ParameterError(f"root must be a folder of notebooks; {self.root} is not a folder")
         self.ip = _check_ip(ip)
-        if port and port_in_use(port, self.ip):
-            raise AppServerError(f"port {port} on {self.ip} is already in use; pass another port "
-                                 "(--port N) or 0 for a free one (--port 0)")
+        if port:
+            _check_listenable(port, self.ip)
         self.port = port or free_port(self.ip)
         self.options = voila_options(self.port, ip=self.ip, base_url=base_url, preheat=preheat,
                                      max_kernels=max_kernels, allow_hosts=allow_hosts,
@@ -423,12 +442,12 @@ def run(args):
 
     require(APP_MODULES, "Voilà and the widget libraries", "apps")
     app_path(args.name)
+    if not is_loopback(args.ip) and not args.behind_proxy:
+        _warn_open(args.ip)
     server = AppServer(port=args.port, ip=args.ip, base_url=args.base_url, preheat=args.preheat,
                        max_kernels=args.max_kernels, allow_hosts=args.allow_host,
                        cull_idle_timeout_s=args.cull_idle_timeout,
                        log_level="INFO" if args.verbose else "WARN")
-    if not is_loopback(args.ip) and not args.behind_proxy:
-        _warn_open(args.ip)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         print(f"mtjexplore app: starting Voilà on {server.ip}:{server.port} ...", flush=True)
@@ -455,8 +474,8 @@ def _print_urls(server, name):
 
 
 def _warn_open(ip):
-    print(f"mtjexplore app: warning: listening on {ip}, beyond this machine, with no login: anyone "
-          "who can reach this port can use the apps and start kernels (~0.5 GiB each). Put an "
+    print(f"mtjexplore app: warning: --ip {ip} serves beyond this machine, with no login: anyone "
+          "who can reach the port can use the apps and start kernels (~0.5 GiB each). Put an "
           "authenticating proxy in front (JupyterHub, see docs/teaching.md) and pass "
           "--behind-proxy, or keep the class on a network you trust and cap kernels with "
           "--max-kernels.", file=sys.stderr, flush=True)

@@ -71,3 +71,29 @@ def test_importing_the_widgets_without_bqplot_names_the_extra(monkeypatch):
                                           r'pip install "mtjexplore\[widgets\]"') as info:
         importlib.import_module("mtjexplore.widgets")
     assert isinstance(info.value, MTJExploreError)
+
+
+def test_listening_beyond_loopback_warns_and_a_foreign_address_is_named(capsys):
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: the command stops before serving.
+    assert cli.main(["app", "--ip", "192.0.2.1", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "mtjexplore app: warning: --ip 192.0.2.1 serves beyond this machine, with no login" in err
+    assert "authenticating proxy" in err and "--behind-proxy" in err
+    assert "mtjexplore app: error: 192.0.2.1 is not an address of this machine" in err
+
+
+def test_behind_a_proxy_there_is_no_warning(capsys):
+    assert cli.main(["app", "--ip", "192.0.2.1", "--behind-proxy", "--no-browser"]) == 2
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ip", "localhost.example"], "ip must be an IP address to listen on"),
+    (["--base-url", "mtj"], "base_url must start and end with '/'"),
+    (["--preheat", "-1"], "preheat must be an int >= 0"),
+    (["--max-kernels", "-2"], "max_kernels must be an int >= 0"),
+    (["--allow-host", "http://class.example.org"], "--allow-host takes a host name or address"),
+])
+def test_bad_app_options_are_named_with_the_fix(argv, message, capsys):
+    assert cli.main(["app", "--no-browser", "--port", "0", *argv]) == 2
+    assert message in capsys.readouterr().err
