@@ -324,45 +324,31 @@ def _free_text(folder):
 
 
 # ---------------------------------------------------------------------------- loading
-def _evict(path):
-    """Close and forget every handle xarray's file cache holds on ``path``."""
-    from xarray.backends.file_manager import FILE_CACHE
-
-    target = os.path.abspath(path)
-    for key in list(FILE_CACHE.keys()):
-        try:
-            args = key[1]
-            hit = any(isinstance(a, (str, os.PathLike)) and os.path.abspath(a) == target
-                      for a in args)
-        except Exception:  # noqa: BLE001 - a key we do not understand is not ours
-            hit = False
-        if hit:
-            handle = FILE_CACHE.pop(key, None)
-            try:
-                handle is not None and handle.close()
-            except Exception:  # noqa: BLE001 - closing a damaged file may fail again
-                pass
-
-
 @contextmanager
 def open_netcdf(path, *, max_bytes=None, **kwargs):
-    """Open regular file ``path`` lazily with the netCDF4 engine; close and evict it on exit.
+    """Open regular file ``path`` (read into memory) as a lazy ``xarray.Dataset``; close on exit.
 
-    On any failure (opening or inside the ``with`` block) the file is closed and dropped from
-    xarray's file cache, so a good file later copied over the same path opens afresh.
+    The file is read with one bounded read and opened from memory (``netCDF4.Dataset(...,
+    memory=...)``), so no file handle stays open whatever happens: the netCDF/HDF5 libraries
+    leak the descriptor of some damaged files they fail to open, and xarray caches open files
+    by path, either of which kept a good file copied over the same path from loading.
 
     Raises
     ------
     DataFileError
         Not a regular file, larger than ``max_bytes``, or not a readable NetCDF file.
     """
-    path, size = _files.regular_file(path, max_bytes=max_bytes)
-    if size == 0:
+    import netCDF4
+
+    data = _files.read_bytes(path, max_bytes=max_bytes)
+    path = Path(path)
+    if not data:
         raise DataFileError(f"'{path}': file is empty (0 bytes); write it with mx.save or "
                             "another NetCDF writer")
-    ds = None
+    nc = ds = None
     try:
-        ds = xr.open_dataset(path, engine=ENGINE, **kwargs)
+        nc = netCDF4.Dataset(str(path), mode="r", memory=data)
+        ds = xr.open_dataset(xr.backends.NetCDF4DataStore(nc), **kwargs)
         yield ds
     except MTJExploreError:
         raise
@@ -371,12 +357,11 @@ def open_netcdf(path, *, max_bytes=None, **kwargs):
                             "check that it is a complete NetCDF-4 (or classic) file, e.g. with "
                             "`ncdump -h`, or write it again") from None
     finally:
-        if ds is not None:
+        for handle in (ds, nc):
             try:
-                ds.close()
-            except Exception:  # noqa: BLE001
+                handle is not None and handle.close()
+            except Exception:  # noqa: BLE001 - closing twice, or a damaged file, may fail again
                 pass
-        _evict(path)
 
 
 def load(path, *, max_bytes=None):
@@ -393,7 +378,7 @@ def load(path, *, max_bytes=None):
     ------
     DataFileError
         If the file is missing, not a regular file, too large, or not a readable NetCDF file
-        (damaged or truncated); no file handle is left open.
+        (damaged or truncated); no file handle is left open (see :func:`open_netcdf`).
     """
     with open_netcdf(path, max_bytes=max_bytes) as ds:
         decoded = sum(var.nbytes for var in ds.variables.values())
