@@ -116,6 +116,22 @@ def summary_table_markdown(results):
     return "\n".join(lines)
 
 
+def defect_aware_sentence(results):
+    """Rounds of defect-aware training and the dies it could not bring within its target."""
+    if "defect_aware" not in results.method.values:
+        return ""
+    target = float(results.attrs.get("defect_aware_target", 0.015))
+    gaps = _pick(results.error, "defect_aware").values - baseline_error(results)
+    outside = [f"die {int(d)} ({100 * g:+.2f} %)" for d, g in zip(results.die.values, gaps) if g > target]
+    text = (f"Defect-aware training runs in rounds of its recipe until the die is within "
+            f"{100 * target:.1f} % of the baseline on training images or stops improving")
+    if "defect_aware_rounds" in results:
+        r = results.defect_aware_rounds.values
+        text += f" ({int((r > 1).sum())} of {r.size} dies needed more than one round, at most {int(r.max())})"
+    return text + (". On the test set, dies not within {:.1f} %: ".format(100 * target)
+                   + (", ".join(outside) if outside else "none") + ".")
+
+
 def unaware_sentence(results):
     """What software weights mapped unchanged do: mean gap, dies past 2 %, worst die."""
     gaps = _pick(results.error, "software").values - baseline_error(results)
@@ -208,7 +224,7 @@ def summary_markdown(results, figures=None):
         f"fitted to them (mean defects per die: "
         + ", ".join(f"{k} {v:.2f}" for k, v in stats.items()) + f"); mtjexplore {a.get('mtjexplore_version')}.",
         "", "## Error per method", "", summary_table_markdown(results), "", _paper_comparison(results),
-        "", unaware_sentence(results),
+        "", unaware_sentence(results), "", defect_aware_sentence(results),
         "", "Errors count a tie for the largest output as a physical winner-take-all would break it, "
         "by noise: a k-way tie that contains the true label is (k − 1)/k of an error, one that does "
         "not is a full error (`mtjexplore.network.tie_error`). Ideal devices give integer outputs "

@@ -20,10 +20,13 @@ Read them with :func:`mtjexplore.appserver.app_weights` / :func:`~mtjexplore.app
 Usage::
 
     python scripts/make_app_weights.py [--out FILE] [--n-sensitivity 500] [--seed 0] [--overwrite]
+    python scripts/make_app_weights.py --from-study docs/results [--out FILE] [--overwrite]
 
-Takes about 3 minutes on 2 cores. Rerun it whenever the recipes or the reference dies change.
-With one torch thread (the default) the weights are bit-for-bit those of ``mtjexplore reproduce
---seed 0`` run with one thread.
+Training takes about 3 minutes on 2 cores. Rerun it whenever the recipes, the device defaults or
+the reference dies change. With one torch thread (the default) the weights are bit-for-bit those
+of ``mtjexplore reproduce --seed 0`` run with one thread. ``--from-study DIR`` trains nothing: it
+copies the weights and results a ``mtjexplore reproduce --out DIR`` run wrote (seconds), so the
+apps show exactly the numbers of that study; ``scripts/regenerate_results.sh`` uses it.
 """
 
 from __future__ import annotations
@@ -103,6 +106,35 @@ def results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, n_sens, seed
                "mtjexplore_version": mx.__version__})
 
 
+def from_study(folder):
+    """The three groups from a finished study folder (``mtjexplore reproduce --out folder``)."""
+    folder = Path(folder)
+    study = mx.load(folder / "results.nc")
+    sw = mx.load(folder / "weights" / "software.nc")
+    sa = mx.load(folder / "weights" / "statistics_aware.nc")
+    sens_methods = ["software", "statistics_aware"]
+    coords = {"method": list(METHODS), "die": study.die.values, "sample": study.sample.values,
+              "sens_method": sens_methods}
+    coords.update({name: study[name] for name in study.coords
+                   if name.startswith("n_") and study[name].dims == ("die",)})
+    pick = lambda var, methods: study[var].sel({"method": list(methods)}).values  # noqa: E731
+    results = xr.Dataset(
+        {"error": (("method", "die"), pick("error", METHODS),
+                   {"long_name": "misclassification error", "units": "1"}),
+         "loss": (("method", "die"), pick("loss", METHODS), {"long_name": "cross-entropy loss", "units": "1"}),
+         "sens_error": (("sens_method", "sample"), pick("sens_error", sens_methods),
+                        {"long_name": "error on freshly sampled dies", "units": "1"}),
+         "ideal_error": ((), float(study.ideal_error.sel({"method": "software"})),
+                         {"long_name": "software weights on ideal devices", "units": "1"})},
+        coords=coords,
+        attrs={"kind": "results", "dies": study.attrs.get("dies", ""),
+               "statistics": "fitted to the dies (mtjexplore.reproduce.measured_dies)",
+               "seed": int(study.attrs["seed"]), "device": study.attrs.get("device", ""),
+               "recipes": study.attrs.get("recipes", ""), "source": f"copied from the study in {folder.name}/",
+               "mtjexplore_version": mx.__version__})
+    return {"software": sw, "statistics_aware": sa, "results": results}
+
+
 def write(out, groups):
     """Write the groups into one NetCDF file, atomically (temporary name, then rename)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -126,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="the study's seed (default 0, as docs/results)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--from-study", type=Path, default=None,
+                        help="copy weights and results from this `mtjexplore reproduce --out` folder")
     args = parser.parse_args(argv)
     if args.out.exists() and not args.overwrite:
         parser.error(f"{args.out} exists; pass --overwrite to replace it")
@@ -134,6 +168,14 @@ def main(argv=None):
 
     def log(message):
         print(f"[{time.monotonic() - start:6.1f} s] {message}", flush=True)
+
+    if args.from_study is not None:
+        groups = from_study(args.from_study)
+        write(args.out, groups)
+        means = groups["results"].error.mean("die")
+        log(f"wrote {args.out} from {args.from_study}: mean error "
+            + ", ".join(f"{m} {float(means.sel({'method': m})):.4f}" for m in METHODS))
+        return 0
 
     ensemble, stats = reproduce.measured_dies()
     train, test = mx.load_mnist()
