@@ -89,7 +89,8 @@ def read_bytes(path, error=default_error, max_bytes=None):
     """The bytes of regular file ``path``, checked on the open descriptor before reading.
 
     Opened non-blocking, so a FIFO swapped in after :func:`regular_file` cannot hang the call; at
-    most ``max_bytes + 1`` bytes are ever read, so a file that grows while read is refused too.
+    most the file's size + 1 bytes are read (and allocated), so a file that grows or shrinks
+    while it is read is refused too.
     """
     path, _ = regular_file(path, error, max_bytes)
     try:
@@ -101,13 +102,15 @@ def read_bytes(path, error=default_error, max_bytes=None):
         st = os.fstat(f.fileno())
         _check_mode(path, st, error)
         check_size(path, st.st_size, max_bytes, error)
-        limit = MAX_INPUT_BYTES if max_bytes is None else max_bytes
         try:
-            data = f.read(limit + 1)
+            data = f.read(st.st_size + 1)  # one byte more than the size: a growing file shows
         except OSError as exc:
             raise error(path, f"cannot be read ({exc.strerror or exc})",
                         "check the file and the disk") from None
-    check_size(path, len(data), max_bytes, error)
+    if len(data) != st.st_size:
+        raise error(path, f"changed while it was read ({st.st_size:,} bytes expected, "
+                    f"{len(data):,}{'+' if len(data) > st.st_size else ''} read)",
+                    "read it again once it is complete")
     return data
 
 

@@ -58,7 +58,6 @@ from __future__ import annotations
 import collections
 import csv
 import dataclasses
-import io
 import itertools
 import json
 import math
@@ -77,7 +76,7 @@ from .io import atomic_write, open_netcdf
 CSV_COLUMNS = ("die", "row", "col", "r_p_ohm", "r_ap_ohm")
 NETCDF_EXTENSIONS = (".nc", ".nc4", ".netcdf", ".cdf")
 UNIT_RANGE = 100.0  # allowed factor between the median measured R_P and the config's
-_CHUNK_LINES = 65536
+_CHUNK_LINES = 16384
 _OHM_UNITS = ("ohm", "ohms", "\u03c9", "\u2126")
 _SIEMENS_UNITS = ("s", "siemens")
 _FORMAT_HINT = "the CSV format is one line per device: die,row,col,r_p_ohm,r_ap_ohm"
@@ -163,7 +162,7 @@ def read_measurements_csv(path, config=None, thresholds=None, *, max_bytes=None)
     """
     path, config, thresholds = _check_args(path, config, thresholds)
     text = _read_text(path, max_bytes)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(_lines(text))
     order, n_header = _read_header(path, reader)
     table = _read_rows(path, text, reader, order, n_header, config)
     ids, r_p, r_ap = _csv_maps(path, table, config)
@@ -300,6 +299,21 @@ def _read_text(path, max_bytes):
                      line=line) from None
 
 
+def _lines(text):
+    """The lines of ``text`` (ending ``\n``, ``\r\n`` or ``\r``), lazily: ``io.StringIO`` would
+    hold a 4-byte-per-character copy of the whole file."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        end = size if end < 0 else end + 1
+        line = text[start:end]
+        if "\r" in line.rstrip("\r\n"):  # old Mac line ends: split them too
+            yield from line.splitlines(keepends=True)
+        else:
+            yield line
+        start = end
+
+
 def _next_row(path, reader):
     """The next non-blank CSV row as stripped fields and the records read, or (None, n)."""
     n = 0
@@ -315,7 +329,7 @@ def _next_row(path, reader):
 
 def _line_number(text, record):
     """Physical line (1-based, where the record ends) of CSV record number ``record`` (0-based)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(_lines(text))
     for index, _ in enumerate(reader):
         if index == record:
             return reader.line_num
