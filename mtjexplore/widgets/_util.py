@@ -25,8 +25,6 @@ KIND_COLORS = {
 #: Labels shown to users for each kind (the palette's "erase" paints ``ok``).
 KIND_LABELS = {"ok": "healthy", "short": "short", "open": "open", "stuck_p": "stuck-P",
                "stuck_ap": "stuck-AP", "no_device": "no device"}
-#: Colour of each training method in plots.
-METHOD_COLORS = ["#7f7f7f", "#2ca02c", "#9467bd", "#1f77b4", "#ff7f0e", "#8c564b"]
 
 
 def cell_at(event, margin, shape):
@@ -152,3 +150,18 @@ def add_classes(widget, *names):
     for name in names:
         widget.add_class(name)
     return widget
+
+
+def integer_ticks(low, high, n=5):
+    """At most ``n`` distinct whole-number ticks from ``low`` to ``high`` (no repeated labels).
+
+    Examples
+    --------
+    >>> integer_ticks(0, 1)
+    [0, 1]
+    >>> integer_ticks(1, 20)
+    [1, 6, 10, 15, 20]
+    """
+    low, high = int(np.floor(low)), int(np.ceil(high))
+    high = max(high, low + 1)
+    return sorted({int(v) for v in np.linspace(low, high, min(n, high - low + 1)).round()})

@@ -15,6 +15,12 @@ CSS classes (stable; browser tests find the parts by them):
 * ``selected-die`` -- the selected die
 * ``yield-figure`` -- the yield bar chart; ``yield-spec`` -- the spec slider (percent);
   ``yield-summary`` -- the yields as text
+* ``method-legend`` -- the numbered legend beside the charts (one ``legend-row`` per method,
+  its colour in ``data-color``): the charts' axes show the numbers, so up to 8 long run names
+  never overlap
+
+Each method's colour comes from :func:`mtjexplore.widgets.runs.method_color` (by method name,
+not by position), the same in every view of both apps.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import xarray as xr
 from bqplot import Axis, Bars, Boxplot, Figure, LinearScale, Lines, OrdinalScale, Scatter
 
 from ..errors import ParameterError
-from ._util import METHOD_COLORS, add_classes, error_html, guarded
+from ._util import add_classes, error_html, guarded
+from .runs import legend_html, method_color
 
 _JITTER = 0.18
 
@@ -106,7 +113,7 @@ class EnsembleView(widgets.VBox):
                                     labels_visibility="label")
         self._highlight = Scatter(x=[], y=[], scales=scales, default_size=160, colors=["black"],
                                   fill=False, stroke="black", stroke_width=2)
-        self._x_axis = Axis(scale=self._x, tick_values=[0], tick_labels={0: ""})
+        self._x_axis = Axis(scale=self._x, tick_values=[0], tick_labels={0: ""}, label="method (numbers: legend)")
         self.hover_info = add_classes(widgets.HTML("Hover a die for its defects; click it to select it."),
                                       "hover-info")
         self._tooltip = widgets.HTML()
@@ -114,27 +121,35 @@ class EnsembleView(widgets.VBox):
         self.figure = add_classes(Figure(
             marks=[], axes=[self._x_axis, Axis(scale=self._y, side="left", label="test error (%)")],
             fig_margin={"top": 16, "bottom": 40, "left": 60, "right": 16}, animation_duration=0,
-            layout=widgets.Layout(width="560px", height="360px")), "ensemble-figure")
+            layout=widgets.Layout(width="100%", min_width="320px", max_width="640px", height="340px",
+                                  flex="2 1 360px")), "ensemble-figure")
         self.selected_label = add_classes(widgets.HTML("No die selected."), "selected-die")
         self.spec = add_classes(widgets.FloatSlider(value=15.0, min=0.0, max=50.0, step=0.5,
                                                     description="Spec (%)", readout_format=".1f",
-                                                    continuous_update=True), "yield-spec")
+                                                    continuous_update=True,
+                                                    tooltip="error spec: a die passes when its test error is at most this"),
+                                "yield-spec")
         self.spec.observe(self._on_spec_change, "value")
         self._bar_x, self._bar_y = OrdinalScale(), LinearScale(min=0.0, max=100.0)
         self._bars = Bars(x=["-"], y=[0.0], scales={"x": self._bar_x, "y": self._bar_y},
-                          colors=METHOD_COLORS, padding=0.3)
+                          colors=["#7f7f7f"], padding=0.3)
         self.yield_figure = add_classes(Figure(
-            marks=[self._bars], axes=[Axis(scale=self._bar_x),
+            marks=[self._bars], axes=[Axis(scale=self._bar_x, label="method (numbers: legend)"),
                                       Axis(scale=self._bar_y, side="left",
                                            label="dies within spec (%)")],
             fig_margin={"top": 16, "bottom": 40, "left": 60, "right": 16}, animation_duration=0,
-            layout=widgets.Layout(width="380px", height="300px")), "yield-figure")
+            layout=widgets.Layout(width="100%", min_width="260px", max_width="420px", height="280px")),
+            "yield-figure")
+        self.legend = add_classes(widgets.HTML(layout={"width": "240px", "flex": "0 0 auto"}),
+                                  "method-legend-box")
         self.yield_summary = add_classes(widgets.HTML(), "yield-summary")
         self.message = widgets.HTML()
         self.caption = add_classes(widgets.HTML(), "ensemble-caption")
         self.children = [
             self.caption,
-            widgets.HBox([self.figure, widgets.VBox([self.yield_figure, self.spec, self.yield_summary])]),
+            widgets.HBox([self.figure, widgets.VBox([self.yield_figure, self.spec, self.yield_summary],
+                                                    layout={"flex": "1 1 280px", "min_width": "260px"}),
+                          self.legend], layout={"flex_flow": "row wrap"}),
             self.hover_info, self.selected_label, self.message]
         add_classes(self, "ensemble-view")
 
@@ -150,6 +165,7 @@ class EnsembleView(widgets.VBox):
         if self._results is None:
             self.figure.marks = []
             self.caption.value = ""
+            self.legend.value = ""
             self.message.value = "<i>No results yet: train or load weights.</i>"
             self._update_yield()
             return
@@ -218,7 +234,7 @@ class EnsembleView(widgets.VBox):
         strips = []
         for k, method in enumerate(methods):
             dots = Scatter(x=k + jitter, y=errors[k], scales=scales, default_size=36,
-                           colors=[METHOD_COLORS[k % len(METHOD_COLORS)]], stroke="white",
+                           colors=[method_color(method)], stroke="white",
                            tooltip=self._tooltip, interactions={"hover": "tooltip", "click": "select"},
                            unselected_style={"opacity": 1.0})
             dots.on_element_click(self._on_dot_click)
@@ -232,7 +248,7 @@ class EnsembleView(widgets.VBox):
             self._y.min, self._y.max = 0.0, top
             self._boxes.x, self._boxes.y = np.arange(n_methods), errors
             self._x_axis.tick_values = np.arange(n_methods)
-            self._x_axis.tick_labels = {k: m for k, m in enumerate(methods)}
+            self._x_axis.tick_labels = {k: str(k + 1) for k in range(n_methods)}
             self._baseline_line.visible = baseline is not None
             if baseline is not None:
                 self._baseline_line.x = [-0.5, n_methods - 0.5]
@@ -241,6 +257,7 @@ class EnsembleView(widgets.VBox):
             self.figure.marks = [self._boxes, self._baseline_line, *strips, self._highlight]
         self._draw_highlight()
         self._update_yield()
+        self.legend.value = "<b>Methods</b>" + legend_html(methods)
         line = ("" if baseline is None else
                 f"; dashed line: software weights on ideal devices ({100 * baseline:.2f} %)")
         self.caption.value = (f"Test error of each method's weights on each of the {n_dies} dies "
@@ -259,8 +276,9 @@ class EnsembleView(widgets.VBox):
     def _update_yield(self):
         yields = self.yields()
         with self._bars.hold_sync():
-            self._bars.x = list(yields) or ["-"]
+            self._bars.x = [str(k + 1) for k in range(len(yields))] or ["-"]
             self._bars.y = [100 * v for v in yields.values()] or [0.0]
+            self._bars.colors = [method_color(m) for m in yields] or ["#7f7f7f"]
         parts = [f"{html.escape(m)}: <b>{100 * v:.0f} %</b>" for m, v in yields.items()]
         self.yield_summary.value = (f"Dies with error &le; {self.spec.value:.1f} %: " + ", ".join(parts)
                                     if parts else "")

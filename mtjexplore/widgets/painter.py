@@ -10,6 +10,9 @@ CSS classes (stable; browser tests find the parts by them):
 * ``randomize-rates`` -- the rate per kind and the seed of Randomize
 * ``defect-counts`` -- the legend with live counts per kind
 * ``paint-status`` -- one line: the cell under the mouse, what the last action did, or an error
+* rings (``path.dot`` of a Scatter in ``crossbar-figure``) mark the cells the last change
+  touched, for ``HIGHLIGHT_S`` (1.5 s); ``changed_cells`` holds them
+* ``painter-readonly`` -- added to the composite when ``editable=False`` (no palette, no edits)
 
 Mouse: ``mousedown`` paints the cell under the pointer, ``mousemove`` with the left button held
 paints every cell on the segment from the previous cell (a stroke; one Undo step), ``mouseup``
@@ -23,10 +26,11 @@ from __future__ import annotations
 
 import collections
 import html
+import threading
 
 import ipywidgets as widgets
 import numpy as np
-from bqplot import Axis, ColorScale, Figure, HeatMap, Label, LinearScale, Lines
+from bqplot import Axis, ColorScale, Figure, HeatMap, Label, LinearScale, Lines, Scatter
 from ipyevents import Event
 
 from ..die import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, config_of, set_defects
@@ -38,6 +42,13 @@ from ._util import KIND_COLORS, KIND_LABELS, add_classes, cell_at, error_html, g
 #: Palette entries: (label, kind painted).
 PALETTE = [("short", "short"), ("open", "open"), ("stuck-P", "stuck_p"), ("stuck-AP", "stuck_ap"),
            ("erase", "ok")]
+#: What each palette entry does, for its tooltip.
+PALETTE_TIPS = ["short: the junction conducts in both states (only the read path limits it)",
+                "open: no current in either state",
+                "stuck-P: reads its low-resistance (P) value whatever is written",
+                "stuck-AP: reads its high-resistance (AP) value whatever is written",
+                "erase: a healthy device with nominal conductances"]
+HIGHLIGHT_S = 1.5  # how long the rings on changed cells stay
 COLOR_BY = ("defect", "conductance")
 _DISPLAY_NO_DEVICE = len(DEFECT_KINDS)  # colour index of empty cells in the defect view
 _MARGIN = {"top": 28, "bottom": 36, "left": 48, "right": 12}
@@ -125,13 +136,17 @@ class CrossbarPainter(widgets.VBox):
     0
     """
 
-    def __init__(self, die, *, color_by="defect", history=50):
+    def __init__(self, die, *, color_by="defect", history=50, editable=True):
         super().__init__()
         if color_by not in COLOR_BY:
             raise ParameterError(f"color_by must be one of {COLOR_BY}; got {color_by!r}")
         if not isinstance(history, int) or history < 1:
             raise ParameterError(f"history must be an int >= 1 (undo steps); got {history!r}")
         self._die = _check_one_die(die)
+        self.loaded_die = self._die
+        self.editable = bool(editable)
+        self.changed_cells = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self._flash_timer = None
         self._history = collections.deque(maxlen=history)
         self._callbacks = []
         self._stroke_open = False
@@ -142,10 +157,15 @@ class CrossbarPainter(widgets.VBox):
         self._build_controls(color_by)
         self._build_figure()
         self._build_mouse()
-        self.status = add_classes(widgets.HTML("Click or drag on the array to paint."), "paint-status")
-        self.legend = add_classes(widgets.HTML(), "defect-counts")
-        self.children = [self._toolbar, self._rates_box, self.figure, self.legend, self.status]
-        add_classes(self, "crossbar-painter")
+        self.status = add_classes(widgets.HTML("Click or drag on the array to paint." if editable else
+                                               "Hover a device to see what it holds (read-only)."),
+                                  "paint-status")
+        self.legend = add_classes(widgets.HTML(layout={"width": "190px", "flex": "0 0 auto"}),
+                                  "defect-counts")
+        map_and_legend = widgets.HBox([self.figure, self.legend], layout={"flex_flow": "row wrap"})
+        self.children = ([widgets.HTML(_palette_css()), self._toolbar, self._rates_box] if editable else []) + [
+            map_and_legend, self.status]
+        add_classes(self, "crossbar-painter", *(() if editable else ("painter-readonly",)))
         self._setup_geometry()
         self._apply_color_scale()
         self._redraw()
@@ -153,31 +173,46 @@ class CrossbarPainter(widgets.VBox):
     # ------------------------------------------------------------------ building
     def _build_controls(self, color_by):
         self.palette = add_classes(widgets.ToggleButtons(
-            options=PALETTE, value="short", description="Paint:",
-            style={"button_width": "72px"}), "paint-palette")
+            options=PALETTE, value="short", description="Paint:", tooltips=PALETTE_TIPS,
+            style={"button_width": "78px", "description_width": "40px"}), "paint-palette")
         self.color_by = add_classes(widgets.ToggleButtons(
             options=[("defects", "defect"), ("conductance", "conductance")], value=color_by,
-            description="Colour:", style={"button_width": "100px"}), "color-by")
+            description="Colour:", style={"button_width": "100px", "description_width": "50px"},
+            tooltips=["colour each device by its defect kind",
+                      "colour each device by g_p, its conductance after writing P (uS)"]), "color-by")
         self.color_by.observe(self._on_color_by_change, "value")
-        self.undo_button = add_classes(widgets.Button(description="Undo", icon="undo"), "undo-button")
-        self.clear_button = add_classes(widgets.Button(description="Clear", icon="eraser"), "clear-button")
-        self.randomize_button = add_classes(widgets.Button(description="Randomize", icon="random"),
-                                            "randomize-button")
+        small = {"width": "90px"}
+        self.undo_button = add_classes(widgets.Button(description="Undo", icon="undo", layout=small,
+                                                      tooltip="undo the last paint, stroke or change"),
+                                       "undo-button")
+        self.clear_button = add_classes(widgets.Button(description="Clear", icon="eraser", layout=small,
+                                                       tooltip="erase every defect of this die"),
+                                        "clear-button")
+        self.randomize_button = add_classes(widgets.Button(
+            description="Randomize", icon="random", layout={"width": "110px"},
+            tooltip="place random defects at the rates on the left (same seed, same defects)"),
+            "randomize-button")
         self.undo_button.on_click(self._on_undo_click)
         self.clear_button.on_click(self._on_clear_click)
         self.randomize_button.on_click(self._on_randomize_click)
         self.rates = {kind: widgets.BoundedFloatText(
             value=REFERENCE_RATES.get(kind, 0.0), min=0.0, max=0.2, step=1e-4,
-            description=KIND_LABELS[kind], layout={"width": "170px"}) for kind in RANDOM_KINDS}
-        self.seed = widgets.IntText(value=0, description="seed", layout={"width": "140px"})
+            description=KIND_LABELS[kind], style={"description_width": "62px"},
+            tooltip=f"fraction of devices made {KIND_LABELS[kind]} (0.00075 = 15 of 20,000)",
+            layout={"width": "150px"}) for kind in RANDOM_KINDS}
+        self.seed = widgets.IntText(value=0, description="seed", layout={"width": "120px"},
+                                    style={"description_width": "36px"},
+                                    tooltip="random seed: the same seed gives the same defects")
         self.keep_existing = widgets.Checkbox(value=False, description="add to existing defects",
-                                              indent=False, layout={"width": "190px"})
-        self._toolbar = widgets.HBox([self.palette, self.undo_button, self.clear_button])
-        rates_label = widgets.HTML("<b>Randomize</b> (fraction of devices per kind):")
+                                              indent=False, layout={"width": "180px"},
+                                              tooltip="keep this die's defects and add the random ones")
+        self._toolbar = widgets.HBox([self.palette, self.undo_button, self.clear_button],
+                                     layout={"flex_flow": "row wrap"})
+        rates_label = widgets.HTML("<b>Randomize</b> (fraction of devices per kind, 0-0.2):")
         self._rates_box = add_classes(widgets.VBox([
             rates_label, widgets.HBox(list(self.rates.values())),
-            widgets.HBox([self.seed, self.keep_existing, self.randomize_button, self.color_by])]),
-            "randomize-rates")
+            widgets.HBox([self.seed, self.keep_existing, self.randomize_button, self.color_by],
+                         layout={"flex_flow": "row wrap"})]), "randomize-rates")
 
     def _build_figure(self):
         self._x_scale = LinearScale(allow_padding=False)
@@ -193,10 +228,14 @@ class CrossbarPainter(widgets.VBox):
         # block names above the blocks: left-aligned, the last block's right-aligned (stays inside)
         self._labels = Label(x=[0], y=[0], text=[""], align="start", **label_style)
         self._last_label = Label(x=[0], y=[0], text=[""], align="end", **label_style)
+        self._flash = Scatter(
+            x=np.zeros(0), y=np.zeros(0), scales={"x": self._x_scale, "y": self._y_scale},
+            marker="circle", default_size=140, fill=False, colors=["#000000"], stroke="#000000",
+            stroke_width=2.5)
         self._x_axis = Axis(scale=self._x_scale, label="column")
         self._y_axis = Axis(scale=self._y_scale, side="left", label="row")
         self.figure = add_classes(Figure(
-            marks=[self.heatmap, self._outlines, self._labels, self._last_label],
+            marks=[self.heatmap, self._outlines, self._labels, self._last_label, self._flash],
             axes=[self._x_axis, self._y_axis], fig_margin=dict(_MARGIN), padding_x=0.0, padding_y=0.0,
             animation_duration=0, display_toolbar=False,
             layout=widgets.Layout(width="900px", height="470px", flex="0 0 auto")), "crossbar-figure")
@@ -248,7 +287,7 @@ class CrossbarPainter(widgets.VBox):
     def die(self, value):
         new = _check_one_die(value)
         old_shape = self._shape
-        self._die = new
+        self._die = self.loaded_die = new
         self._history.clear()
         self._stroke_open = False
         if config_of(new).floorplan.shape != old_shape:
@@ -349,13 +388,48 @@ class CrossbarPainter(widgets.VBox):
         return len(self._history)
 
     # ------------------------------------------------------------------ internals
+    def load(self, die, message):
+        """Load ``die`` as the new "die as loaded" (a preset): clears Undo, says ``message``."""
+        self.die = die
+        self._set_status(message)
+
+    def painted_cells(self):
+        """Cells that differ from the die as loaded: ``[(kind, row, col), ...]`` (``ok``: erased)."""
+        now, then = np.asarray(self._die.defect.values), np.asarray(self.loaded_die.defect.values)
+        if now.shape != then.shape:
+            return []
+        rows, cols = np.nonzero(now != then)
+        return [(DEFECT_KINDS[int(now[r, c])], int(r), int(c)) for r, c in zip(rows, cols)]
+
+    def painted_counts(self):
+        """``{kind: cells}`` of :meth:`painted_cells` (kinds in palette order, zeros left out)."""
+        counts = collections.Counter(kind for kind, _, _ in self.painted_cells())
+        return {kind: counts[kind] for _, kind in PALETTE if counts[kind]}
+
     def _commit(self, new, message, record=True):
         if record:
             self._history.append(self._die)
+        self._flash_changes(self._die, new)
         self._die = new
         self._redraw()
         self._set_status(message + ".")
         self._notify()
+
+    def _flash_changes(self, old, new):
+        """Ring the cells whose defect changed, for ``HIGHLIGHT_S`` seconds."""
+        rows, cols = np.nonzero(np.asarray(old.defect.values) != np.asarray(new.defect.values))
+        self.changed_cells = (rows, cols)
+        with self._flash.hold_sync():
+            self._flash.x, self._flash.y = cols.astype(float), rows.astype(float)
+        if self._flash_timer is not None:
+            self._flash_timer.cancel()
+        self._flash_timer = threading.Timer(HIGHLIGHT_S, self._end_flash)
+        self._flash_timer.daemon = True
+        self._flash_timer.start()
+
+    def _end_flash(self):
+        with self._flash.hold_sync():
+            self._flash.x, self._flash.y = np.zeros(0), np.zeros(0)
 
     def _notify(self):
         for callback in list(self._callbacks):
@@ -374,16 +448,19 @@ class CrossbarPainter(widgets.VBox):
         self.legend.value = self._legend_html(counts)
 
     def _legend_html(self, counts):
-        parts = [swatch(KIND_COLORS[k], KIND_LABELS[k], counts[k]) for k in DEFECT_KINDS]
+        parts = [f"<div>{swatch(KIND_COLORS[k], KIND_LABELS[k], counts[k])}</div>" for k in DEFECT_KINDS]
         if self.color_by.value == "conductance":
             g = np.asarray(self._die.g_p.values)[self._present] * 1e6
-            parts.append(f"<span class='scale-note'>colour: g_p from 0 to {self._color_scale.max:.0f} uS "
-                         f"(viridis; shorts saturate, {g.max():.0f} uS max)</span>")
+            parts.append(f"<div class='scale-note'>colour: g_p from 0 to {self._color_scale.max:.0f} uS "
+                         f"(viridis; shorts saturate, {g.max():.0f} uS max)</div>")
         defective = sum(v for k, v in counts.items() if k != "ok")
-        return (f"<div><b>{html.escape(self._die_name())}</b>: {defective} defective of "
-                f"{sum(counts.values())} devices &nbsp; " + "".join(parts) + "</div>")
+        return (f"<div style='line-height:1.7'><b>{html.escape(self._die_name())}</b>: {defective} "
+                f"defective of {sum(counts.values())} devices" + "".join(parts)
+                + "<div style='color:#555'>rings: cells just changed</div></div>")
 
     def _die_name(self):
+        if self._die.attrs.get("label"):
+            return str(self._die.attrs["label"])
         die_id = self._die.coords["die"].values if "die" in self._die.coords else None
         return "die" if die_id is None else f"die {int(die_id)}"
 
@@ -409,6 +486,9 @@ class CrossbarPainter(widgets.VBox):
     @guarded("painting")
     def _on_mouse(self, event):
         kind, cell = event.get("type"), cell_at(event, self.figure.fig_margin, self._shape)
+        if not self.editable and kind != "mouseleave":
+            kind = "mousemove"  # read-only: every event only describes the cell under the pointer
+            event = {**event, "buttons": 0}
         if kind == "mousedown" and event.get("button", 0) == 0:
             self._stroke_open = False
             if cell is not None:
@@ -466,3 +546,11 @@ class CrossbarPainter(widgets.VBox):
             else:
                 self._color_scale.colors = _DEFECT_COLORS
                 self._color_scale.min, self._color_scale.max = 0, _DISPLAY_NO_DEVICE
+
+
+def _palette_css():
+    """A <style> that gives each palette button a bar in its defect colour (the swatches)."""
+    rules = [f".paint-palette button:nth-of-type({k}) {{ border-bottom: 5px solid "
+             f"{KIND_COLORS[kind] if kind != 'ok' else '#dfe7ef'} !important; }}"
+             for k, (_, kind) in enumerate(PALETTE, start=1)]
+    return "<style>" + " ".join(rules) + "</style>"

@@ -17,6 +17,7 @@ CSS classes (stable; browser tests find the parts by them):
 * ``loss-curve``, ``error-curve`` -- the bqplot Figures of the training loss per step and of
   the validation error per epoch (their marks are ``path.line``)
 * ``training-log`` -- the log (an ``Output`` widget): finished runs and errors
+* ``validation-note`` -- on what the validation error is measured, for the chosen method
 """
 
 from __future__ import annotations
@@ -36,15 +37,26 @@ from ..config import CrossbarConfig
 from ..datasets import ImageData
 from ..errors import ParameterError
 from ..training import Trainer
-from ._util import add_classes
+from ._util import add_classes, integer_ticks
 
 _LOGGER = logging.getLogger("mtjexplore.widgets")
 _MESSAGE_CHARS = 300  # of an error message shown on the page
 
 #: Methods offered: (label, Trainer method).
 METHODS = [("software (ideal devices)", "software"),
-           ("defect-aware (current die)", "defect_aware"),
+           ("defect-aware (this die, as painted)", "defect_aware"),
            ("statistics-aware (sampled dies)", "statistics_aware")]
+#: What each method trains on and where its validation error is measured (shown under the charts).
+METHOD_NOTES = {
+    "software": "Software: trains on ideal devices. Validation error: 2,000 test images on ideal "
+                "devices.",
+    "defect_aware": "Defect-aware: trains through the measured maps of the die shown (with what you "
+                    "painted), so the weights fit that die only. Validation error: 2,000 test "
+                    "images on that die.",
+    "statistics_aware": "Statistics-aware: every step trains through freshly sampled dies drawn "
+                        "from the defect statistics of the ensemble, so one set of weights fits "
+                        "most dies. Validation error: 2,000 test images, mean over 8 sampled dies.",
+}
 _RECIPES = {"software": recipes.software_recipe, "defect_aware": recipes.defect_aware_recipe,
             "statistics_aware": recipes.statistics_aware_recipe}
 _DRAW_INTERVAL_S = 0.1  # at most ~10 curve updates per second (every step at the end of an epoch)
@@ -68,15 +80,17 @@ class TrainingLog(widgets.Output):
 def _curve(label, y_label, css_class, y_format, marker=None):
     # Explicit tick formats: bqplot 0.13.1 cannot guess one for an empty line (its axis then
     # throws "invalid format: .undefinedg" and the line is never drawn).
-    x, y = LinearScale(allow_padding=False), LinearScale()
+    x, y = LinearScale(min=0, max=1, allow_padding=False), LinearScale()
     line = Lines(x=[], y=[], scales={"x": x, "y": y}, colors=["#1f77b4"], marker=marker,
                  stroke_width=1.5)
-    x_axis = Axis(scale=x, label=label, num_ticks=5, tick_format="d")
+    # whole-number ticks chosen here (bqplot's own give "0 0 1 1 1" on a short range)
+    x_axis = Axis(scale=x, label=label, tick_values=[0, 1], tick_format="d")
     fig = Figure(marks=[line], axes=[x_axis,
                                      Axis(scale=y, side="left", label=y_label, num_ticks=5,
                                           tick_format=y_format)],
                  fig_margin={"top": 16, "bottom": 40, "left": 56, "right": 12}, animation_duration=0,
-                 layout=widgets.Layout(width="380px", height="230px"))
+                 layout=widgets.Layout(width="100%", min_width="300px", max_width="560px", height="230px",
+                                       flex="1 1 300px"))
     return add_classes(fig, css_class), line, x_axis
 
 
@@ -123,7 +137,8 @@ class TrainingPanel(widgets.VBox):
 
     log = traitlets.Instance(TrainingLog, allow_none=True)  # the visible log, not a Logger
 
-    def __init__(self, config, train, test, *, die_getter=None, sampler=None, weights=None):
+    def __init__(self, config, train, test, *, die_getter=None, sampler=None, weights=None,
+                 context_getter=None):
         super().__init__()
         if not isinstance(config, CrossbarConfig):
             raise ParameterError(f"config must be a CrossbarConfig (e.g. paper_config()); got {config!r}")
@@ -132,7 +147,8 @@ class TrainingPanel(widgets.VBox):
                 raise ParameterError(f"{name} must be an ImageData (from load_mnist); got {type(data).__name__}")
         self.config, self.train, self.test = config, train, test
         self.validation = test.subset(min(N_VALIDATION, len(test)), seed=0)
-        self.die_getter, self.sampler = die_getter, sampler
+        self.die_getter, self.sampler, self.context_getter = die_getter, sampler, context_getter
+        self.last_context = {}
         self.weights, self.history = weights, None
         self._callbacks, self._lock, self._stop = [], threading.Lock(), threading.Event()
         self._thread, self._run_id = None, 0
@@ -141,25 +157,36 @@ class TrainingPanel(widgets.VBox):
 
     # ------------------------------------------------------------------ building
     def _build(self):
-        self.method = add_classes(widgets.Dropdown(options=METHODS, value="software",
-                                                   description="Method"), "train-method")
-        self.epochs = add_classes(widgets.BoundedIntText(value=1, min=1, max=500, description="Epochs",
-                                                         layout={"width": "160px"}), "train-epochs")
-        self.lr = add_classes(widgets.BoundedFloatText(value=1e-2, min=1e-6, max=1.0, step=1e-3,
-                                                       description="Learning rate",
-                                                       style={"description_width": "90px"},
-                                                       layout={"width": "200px"}), "train-lr")
-        self.seed = add_classes(widgets.IntText(value=0, description="Seed", layout={"width": "150px"}),
-                                "train-seed")
-        self.fine_tune = add_classes(widgets.Checkbox(value=False, indent=False,
-                                                      description="start from the current weights"),
-                                     "train-fine-tune")
-        self.train_button = add_classes(widgets.Button(description="Train", icon="play",
-                                                       button_style="primary"), "train-button")
-        self.stop_button = add_classes(widgets.Button(description="Stop", icon="stop", disabled=True),
-                                       "stop-button")
-        self.progress = add_classes(widgets.IntProgress(value=0, min=0, max=1, description="Progress"),
+        self.method = add_classes(widgets.Dropdown(
+            options=METHODS, value="software", description="Method", layout={"width": "330px"},
+            tooltip="what the network is trained on (the note under the charts explains it)"),
+            "train-method")
+        self.epochs = add_classes(widgets.BoundedIntText(
+            value=1, min=1, max=500, description="Epochs", layout={"width": "150px"},
+            tooltip="passes over the 60,000 training images (about 470 steps each)"), "train-epochs")
+        self.lr = add_classes(widgets.BoundedFloatText(
+            value=1e-2, min=1e-6, max=1.0, step=1e-3, description="Learning rate",
+            style={"description_width": "90px"}, layout={"width": "190px"},
+            tooltip="Adam learning rate (cosine decay over the run)"), "train-lr")
+        self.seed = add_classes(widgets.IntText(
+            value=0, description="Seed", layout={"width": "130px"}, style={"description_width": "40px"},
+            tooltip="random seed of the run: the same seed and settings give the same weights"),
+            "train-seed")
+        self.fine_tune = add_classes(widgets.Checkbox(
+            value=False, indent=False, description="start from the current weights",
+            layout={"width": "230px"},
+            tooltip="fine-tune the weights selected now instead of starting from random ones"),
+            "train-fine-tune")
+        self.train_button = add_classes(widgets.Button(
+            description="Train", icon="play", button_style="primary", layout={"width": "90px"},
+            tooltip="start a run in the background; it joins the comparison when it ends"), "train-button")
+        self.stop_button = add_classes(widgets.Button(
+            description="Stop", icon="stop", disabled=True, layout={"width": "90px"},
+            tooltip="stop after the current step and keep the weights reached so far"), "stop-button")
+        self.progress = add_classes(widgets.IntProgress(value=0, min=0, max=1, description="Progress",
+                                                        tooltip="training steps done"),
                                     "train-progress")
+        self.method_note = add_classes(widgets.HTML(), "validation-note")
         self.status = add_classes(widgets.HTML("Ready."), "training-status")
         self.log = add_classes(TrainingLog(layout={"max_height": "160px", "overflow": "auto",
                                                       "border": "1px solid #ddd"}), "training-log")
@@ -169,10 +196,12 @@ class TrainingPanel(widgets.VBox):
         self.method.observe(self._on_method_change, "value")
         self.train_button.on_click(self._on_train_click)
         self.stop_button.on_click(self._on_stop_click)
+        wrap = {"flex_flow": "row wrap"}
         self.children = [
-            widgets.HBox([self.method, self.epochs, self.lr, self.seed]),
-            widgets.HBox([self.fine_tune, self.train_button, self.stop_button, self.progress]),
-            self.status, widgets.HBox([self.loss_figure, self.error_figure]), self.log]
+            widgets.HBox([self.method, self.epochs, self.lr, self.seed], layout=wrap),
+            widgets.HBox([self.fine_tune, self.train_button, self.stop_button, self.progress], layout=wrap),
+            self.status, widgets.HBox([self.loss_figure, self.error_figure], layout=wrap),
+            self.method_note, self.log]
         add_classes(self, "training-panel")
 
     # ------------------------------------------------------------------ public
@@ -243,7 +272,8 @@ class TrainingPanel(widgets.VBox):
         else:
             kwargs.pop("dies_per_step", None)
         init = self.weights if (self.fine_tune.value and self.weights is not None) else None
-        return {"kwargs": kwargs, "init": init, "run": self._run_id + 1}
+        context = dict(self.context_getter()) if self.context_getter is not None else {}
+        return {"kwargs": kwargs, "init": init, "run": self._run_id + 1, "context": context}
 
     def _sampler(self):
         if self.sampler is None:
@@ -262,6 +292,7 @@ class TrainingPanel(widgets.VBox):
             trainer.fit(self.train, init=job["init"], validation=self.validation,
                         callback=self._on_step)
             self.weights, self.history = trainer.weights_, trainer.history_
+            self.last_context = job["context"]
             self._finish(job, time.perf_counter() - start)
             for callback in list(self._callbacks):
                 callback(self.weights)
@@ -286,6 +317,8 @@ class TrainingPanel(widgets.VBox):
         self.progress.value = info.step
         with self.loss_line.hold_sync():
             self.loss_line.x, self.loss_line.y = np.array(self._steps), np.array(self._losses)
+        self.loss_line.scales["x"].max = max(float(info.step), 1.0)
+        self.loss_figure.axes[0].tick_values = integer_ticks(0, max(info.step, 1))
         if self._val:
             epochs, errors = zip(*self._val)
             with self.error_line.hold_sync():
@@ -298,12 +331,16 @@ class TrainingPanel(widgets.VBox):
         self._steps, self._losses, self._val, self._drawn = [], [], [], 0.0
         self.progress.value, self.progress.max = 0, 1
         epochs = job["kwargs"]["epochs"]
-        self._epoch_axis.tick_values = np.unique(np.linspace(1, epochs, min(epochs, 6)).round()).astype(int)
+        x_scale = self.error_line.scales["x"]
+        x_scale.min, x_scale.max = (0.5, 1.5) if epochs == 1 else (1, epochs)
+        self._epoch_axis.tick_values = integer_ticks(1, epochs, 6) if epochs > 1 else [1]
         with self.loss_line.hold_sync():
             self.loss_line.x, self.loss_line.y = np.zeros(0), np.zeros(0)
         with self.error_line.hold_sync():
             self.error_line.x, self.error_line.y = np.zeros(0), np.zeros(0)
-        self._set_status(f"Starting run {job['run']} ({job['kwargs']['method']})...")
+        where = job["context"].get("die")
+        where = f" on {where}" if where and job["kwargs"]["method"] == "defect_aware" else ""
+        self._set_status(f"Starting run {job['run']} ({job['kwargs']['method']}{where})...")
 
     def _finish(self, job, seconds):
         history = self.history
@@ -326,6 +363,7 @@ class TrainingPanel(widgets.VBox):
         recipe = _RECIPES[change["new"]]()
         self.epochs.value, self.lr.value = int(recipe["epochs"]), float(recipe["lr"])
         self.fine_tune.value = change["new"] != "software" and self.weights is not None
+        self.method_note.value = f"<i>{html.escape(METHOD_NOTES[change['new']])}</i>"
 
     def _set_status(self, text):
         self.status.value = html.escape(text)

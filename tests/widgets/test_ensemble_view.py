@@ -45,7 +45,8 @@ def test_strips_boxes_and_baseline_show_the_errors(results):
     np.testing.assert_allclose(view._strips[0].y, [10, 30, 20, 12])
     assert view._boxes.y.shape == (2, 4)
     assert view._baseline_line.visible and view._baseline_line.y[0] == pytest.approx(10.0)
-    assert view._x_axis.tick_labels == {0: "software", 1: "statistics_aware"}
+    assert view._x_axis.tick_labels == {0: "1", 1: "2"}
+    assert "<b>1</b>" in view.legend.value and "statistics_aware" in view.legend.value
 
 
 def test_yield_follows_the_spec_slider(results):
@@ -67,9 +68,25 @@ def test_single_method_results_and_empty_views(results):
         EnsembleView(xr.Dataset({"loss": ("die", [1.0])}))
 
 
-def test_method_colors_are_public_and_are_the_colours_the_strips_use(results):
+def test_colours_follow_the_method_name_not_the_position(results):
     from mtjexplore.widgets import METHOD_COLORS
 
     view = EnsembleView(results)
-    assert [strip.colors[0] for strip in view._strips] == METHOD_COLORS[:2]
-    assert len(set(METHOD_COLORS)) == len(METHOD_COLORS) >= 3, "one distinct colour per method"
+    first = [strip.colors[0] for strip in view._strips]
+    assert first == [METHOD_COLORS[str(m)] for m in results.method.values]
+    view.results = results.isel(method=[1, 0])        # the same methods, the other order
+    assert [strip.colors[0] for strip in view._strips] == first[::-1]
+    assert len(set(METHOD_COLORS.values())) == len(METHOD_COLORS) >= 3, "one distinct colour per method"
+
+
+def test_axes_show_numbers_and_the_legend_names_eight_runs(results):
+    from mtjexplore.widgets import METHOD_COLORS
+
+    names = [f"defect-aware, die {k}, painted (3 shorts), run {k}" for k in range(8)]
+    many = xr.concat([results.isel(method=0)] * 8, dim="method").assign_coords(method=names)
+    view = EnsembleView(many)
+    assert view._x_axis.tick_labels == {k: str(k + 1) for k in range(8)}
+    assert list(view._bars.x) == [str(k + 1) for k in range(8)]
+    for k, name in enumerate(names):
+        assert f"<b>{k + 1}</b>" in view.legend.value and name in view.legend.value
+    assert list(view._bars.colors) == [METHOD_COLORS["defect_aware"]] * 8

@@ -32,7 +32,7 @@ def test_painting_a_hidden_weight_shows_its_neuron_with_the_defect_marked(explor
     explorer.painter.paint(row, col, "open")
     assert explorer.neuron_select.value == 17
     assert "input 23 (open)" in explorer.neuron_info.value
-    assert (3.0, 2.0) in set(zip(explorer._neuron_marks.x, explorer._neuron_marks.y))
+    assert (3.0, 2.0) in set(zip(explorer.neuron.marks.x, explorer.neuron.marks.y))
 
 
 def test_clicking_a_die_in_the_ensemble_view_loads_it(explorer, small_ensemble):
@@ -50,7 +50,7 @@ def test_digits_show_the_predictions_on_the_painted_die(explorer, weights_2000, 
 
     _, test = data_2000
     predictions = DieEvaluator(weights_2000, test).predict(explorer.painter.die, range(8))
-    captions = [c.value for c in explorer._digit_captions]
+    captions = [c.value for c in explorer.impact._captions]
     for caption, predicted, truth in zip(captions, predictions, test.y[:8]):
         assert f"<b>{predicted}</b>" in caption
         assert ("digit-correct" if predicted == truth else "digit-wrong") in caption
@@ -61,9 +61,10 @@ def test_a_finished_run_is_evaluated_on_the_ensemble(explorer):
     explorer.training.epochs.value = 1
     assert explorer.training.start() and explorer.training.wait(TIMEOUT_S)
     assert explorer.message.value == ""
-    assert explorer.ensemble_view.methods == ["software", "defect_aware"]
-    assert explorer.weights_select.value == "defect_aware"
-    assert "defect_aware" in explorer.error_label.value
+    name = "defect-aware, die 0, run 1"
+    assert explorer.ensemble_view.methods == ["software", name]
+    assert explorer.weights_select.value == name
+    assert name in explorer.error_label.value
 
 
 def test_without_weights_the_explorer_asks_for_training(small_ensemble, data_2000):
@@ -85,7 +86,7 @@ def test_close_stops_training_and_the_evaluation_thread(explorer):
 
 def test_the_crossbar_never_shrinks_and_the_side_panel_wraps(explorer):
     # the browser test checks the same in Chromium at 1,024-1,440 px
-    main = explorer.children[1]
+    main = explorer.main
     side = main.children[1]
     assert main.children[0] is explorer.painter and "explorer-side" in side._dom_classes
     assert main.layout.flex_flow == "row wrap"

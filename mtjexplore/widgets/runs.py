@@ -1,0 +1,176 @@
+"""The apps' state model for weights: shipped weights (read-only, pinned) and named runs.
+
+* :data:`METHOD_COLORS` -- one colour per training *method name*, used by every view of both
+  apps; :func:`method_color` finds it for a method or a run name ("defect-aware, die 7, ...").
+* :class:`RunBook` -- the weights an app knows, by name. Shipped weights are frozen (their
+  arrays are read-only) and cannot be removed; every run gets its own name
+  (:func:`run_name`) and can be removed; :meth:`RunBook.reset` drops every run.
+
+Examples
+--------
+>>> method_color("statistics_aware") == method_color("statistics-aware, run 2")
+True
+>>> run_name("defect_aware", die="die 7", painted={"short": 3})
+'defect-aware, die 7, painted (3 shorts)'
+"""
+
+from __future__ import annotations
+
+import html
+
+from ..errors import ParameterError
+
+#: Colour of each training method (keyed by method name; a run has its method's colour).
+METHOD_COLORS = {
+    "software": "#7f7f7f",          # grey: the baseline
+    "defect_aware": "#9467bd",      # purple
+    "statistics_aware": "#2ca02c",  # green
+    "remap": "#8c564b",             # brown
+}
+#: Colour of weights whose method is not one of the above.
+OTHER_COLOR = "#17becf"
+#: How a method is written for people.
+METHOD_LABELS = {"software": "software", "defect_aware": "defect-aware",
+                 "statistics_aware": "statistics-aware", "remap": "remapped"}
+_PLURAL = {"short": "shorts", "open": "opens", "stuck_p": "stuck-P", "stuck_ap": "stuck-AP",
+           "ok": "erased"}
+
+
+def method_of(name):
+    """The method a weights name belongs to (``"defect-aware, die 7"`` -> ``"defect_aware"``)."""
+    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    for method in METHOD_COLORS:
+        if key.startswith(method):
+            return method
+    if key.startswith("remapped"):
+        return "remap"
+    return None
+
+
+def method_color(name):
+    """The colour of a method or of a run of it (:data:`METHOD_COLORS`; else :data:`OTHER_COLOR`)."""
+    return METHOD_COLORS.get(method_of(name), OTHER_COLOR)
+
+
+def run_name(method, *, die=None, painted=None, index=None):
+    """A person-readable name of a run: method, die it was trained for, what was painted.
+
+    Parameters
+    ----------
+    method : str
+        Trainer method (``"software"``, ``"defect_aware"``, ``"statistics_aware"``).
+    die : str, optional
+        The die a defect-aware run was trained for (``"die 7"``).
+    painted : dict of str to int, optional
+        Cells painted on that die by kind (``{"short": 3}``).
+    index : int, optional
+        Run number, added as ``run N`` (to tell repeated runs apart).
+    """
+    parts = [METHOD_LABELS.get(method, str(method))]
+    if die is not None:
+        parts.append(str(die))
+    if painted:
+        counts = ", ".join(f"{n} {_PLURAL.get(k, k)}" for k, n in painted.items() if n)
+        parts.append(f"painted ({counts})")
+    if index is not None:
+        parts.append(f"run {index}")
+    return ", ".join(parts)
+
+
+def _freeze(weights):
+    frozen = weights.copy(deep=True)
+    for var in frozen.data_vars.values():
+        var.values.setflags(write=False)
+    return frozen
+
+
+class RunBook:
+    """Weights by name: shipped ones (read-only, pinned) first, then runs in order.
+
+    Parameters
+    ----------
+    shipped : dict of str to xarray.Dataset
+        Weights that come with the app. They are copied with read-only arrays: nothing in the
+        app can change them, and :meth:`remove` refuses them.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> w = xr.Dataset({"w1": ("i", np.zeros(3))}, attrs={"method": "software"})
+    >>> book = RunBook({"software": w})
+    >>> book.add(w)
+    'software, run 1'
+    >>> book.add(w)
+    'software, run 2'
+    >>> book.remove("software, run 1"); book.names
+    ['software', 'software, run 2']
+    >>> book["software"].w1.values.flags.writeable
+    False
+    """
+
+    def __init__(self, shipped=None):
+        self._shipped = {str(k): _freeze(w) for k, w in (shipped or {}).items()}
+        self._runs = {}
+        self._count = 0
+
+    @property
+    def names(self):
+        """All names: shipped first, then runs in the order they were added."""
+        return [*self._shipped, *self._runs]
+
+    @property
+    def shipped(self):
+        """Names of the shipped (pinned) weights."""
+        return list(self._shipped)
+
+    @property
+    def runs(self):
+        """Names of the runs."""
+        return list(self._runs)
+
+    def __getitem__(self, name):
+        return self._shipped[name] if name in self._shipped else self._runs[name]
+
+    def __contains__(self, name):
+        return name in self._shipped or name in self._runs
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def is_shipped(self, name):
+        return name in self._shipped
+
+    def add(self, weights, *, die=None, painted=None):
+        """Store a run under a new name (:func:`run_name` + its number) and return the name."""
+        self._count += 1
+        method = str(weights.attrs.get("method") or "weights")
+        name = run_name(method, die=die, painted=painted, index=self._count)
+        self._runs[name] = weights
+        return name
+
+    def remove(self, name):
+        """Remove a run; shipped weights cannot be removed (ParameterError)."""
+        if name in self._shipped:
+            raise ParameterError(f"{name!r} are the shipped weights: they stay (remove a run instead)")
+        if name not in self._runs:
+            raise ParameterError(f"no run named {name!r}; runs: {', '.join(self._runs) or 'none'}")
+        del self._runs[name]
+
+    def reset(self):
+        """Remove every run (the shipped weights stay); the run numbers start again at 1."""
+        self._runs.clear()
+        self._count = 0
+
+
+def legend_html(names, numbered=True):
+    """A vertical legend: one coloured swatch per name (``1 ■ software``), CSS ``method-legend``."""
+    rows = []
+    for k, name in enumerate(names, start=1):
+        color = method_color(name)
+        number = f"<b>{k}</b> " if numbered else ""
+        rows.append(f"<div class='legend-row' data-color='{color}' title='{html.escape(name)}' "
+                    "style='white-space:nowrap;overflow:hidden;text-overflow:ellipsis'>"
+                    f"{number}<span style='display:inline-block;width:11px;height:11px;"
+                    f"background:{color};margin:0 4px;vertical-align:middle'></span>"
+                    f"{html.escape(name)}</div>")
+    return "<div class='method-legend'>" + "".join(rows) + "</div>"
