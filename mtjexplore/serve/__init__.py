@@ -10,7 +10,9 @@ application with, on top of Voilà 0.5:
 * the served notebooks signed at start in a private, in-memory signature store (no "Notebook ...
   is not trusted" on every page load) and kernels launched with CurveZMQ transport encryption
   where pyzmq supports it (no "Kernel is running over TCP without encryption" per kernel);
-* a page that loads nothing from a CDN (Font Awesome and MathJax come from Voilà's own bundle).
+* a page that loads nothing from a CDN: Font Awesome comes from Voilà's own bundle, not
+  jsdelivr, and the mermaid loader (cdnjs) is left out; maths is typeset by the MathJax 3 in
+  Voilà's bundle (a browser test checks that no request leaves the server).
 
 :mod:`mtjexplore.appserver` builds the command; this package is imported only in that child
 process (it imports Voilà), never by ``import mtjexplore``.

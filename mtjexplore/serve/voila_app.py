@@ -179,13 +179,6 @@ class GuardedApplication(web.Application):
         return self.get_handler_delegate(request, RefusedHandler, {"reason": reason})
 
 
-def _offline_page_config(page_config, **kwargs):
-    """Voilà page config hook: typeset math with the bundled MathJax 3, not MathJax 2 from cdnjs."""
-    page_config["fullMathjaxUrl"] = "null"
-    page_config["mathjaxConfig"] = "null"
-    return page_config
-
-
 class ClassroomVoila(Voila):
     """Voilà with the Host allow-list, the kernel cap, signed notebooks and an offline page."""
 
@@ -207,8 +200,6 @@ class ClassroomVoila(Voila):
         if self.max_kernels < 0:
             raise ValueError(f"ClassroomVoila.max_kernels must be >= 0 (0: no cap); got {self.max_kernels}")
         self.voila_configuration.multi_kernel_manager_class = VisitorKernelManager
-        if self.voila_configuration.page_config_hook is None:
-            self.voila_configuration.page_config_hook = _offline_page_config
         if zmq.has("curve"):  # encrypted kernel sockets: no plain-TCP warning from every kernel
             self.config.KernelManager.transport_encryption = "auto"
         settings = super().init_settings()

@@ -69,3 +69,30 @@ def test_a_reload_shuts_the_old_kernel_down(app_page, voila_server):
     wait_for(lambda: kernel_status(voila_server, old) == 404, 30, f"kernel {old} of the reloaded page to end")
     log = voila_server.log_path.read_text()
     assert "'_xsrf' argument missing" not in log
+
+
+@pytest.fixture
+def math_server(tmp_path):
+    """A server for one notebook with maths in Markdown and in an output."""
+    import nbformat
+
+    from mtjexplore.appserver import AppServer
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("Inline $E = m c^2$ and display $$\\int_0^1 x\\,dx$$"),
+                nbformat.v4.new_code_cell("from IPython.display import Math\nMath(r'G = g_{ap} + (g_p - g_{ap}) s')")]
+    (tmp_path / "apps").mkdir()
+    nbformat.write(nb, tmp_path / "apps" / "maths.ipynb")
+    with AppServer(port=0, root=tmp_path / "apps", log_path=tmp_path / "voila.log") as server:
+        yield server
+
+
+def test_maths_is_typeset_without_a_cdn(app_page, math_server):
+    requests = []
+    app_page.on("request", lambda req: requests.append(req.url))
+    app_page.goto(math_server.app_url("maths"), timeout=90_000)
+    expect()(app_page.locator("mjx-container")).to_have_count(3, timeout=60_000)
+    app_page.wait_for_load_state("networkidle", timeout=60_000)
+    outside = [url for url in requests if urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", None)]
+    assert outside == [], f"requests leaving 127.0.0.1: {outside}"
