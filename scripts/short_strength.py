@@ -69,26 +69,36 @@ def _remapped_errors(weights, dies, train, test, settings, seed=0):
 
 
 def _defect_aware_errors(software, dies, train, test, settings, seed=0):
-    errors = []
+    """Defect-aware weights per die, as the study trains them (rounds until within 1.5 %)."""
+    errors, rounds = [], []
     for k in range(dies.sizes["die"]):
         die = dies.isel(die=[k])
-        w = reproduce.train_defect_aware(software, die, train,
-                                         reproduce.derive_seed(seed, "defect_aware", int(die.die[0])), settings)
+        w = reproduce.train_defect_aware_until(software, die, train,
+                                               reproduce.derive_seed(seed, "defect_aware", int(die.die[0])),
+                                               settings)
         errors.append(float(mx.evaluate(w, die, test).error[0]))
+        rounds.append(int(w.attrs["rounds"]))
+    _defect_aware_errors.rounds = rounds
     return np.array(errors)
 
 
-def _point(software, r, methods, seeds, settings, data, loss_cap, bar, timings):
-    """``error[method, seed, die]`` at series resistance ``r`` and the device there."""
+def _point(software, r, methods, seeds, settings, data, loss_cap, bar, timings, n_seeds=None,
+           all_methods=None):
+    """``error[method, seed, die]`` at series resistance ``r`` and the short's strength there.
+
+    Rows of ``all_methods`` (default ``methods``) absent from ``methods`` stay NaN; only the
+    first ``n_seeds`` seeds run (default all).
+    """
+    all_methods = list(methods if all_methods is None else all_methods)
     train, test = data
     device = dataclasses.replace(mx.config.paper_device(), r_series_ohm=float(r))
     dies, stats = reproduce.measured_dies(
         N_REFERENCE_DIES, ensemble=mx.reference_ensemble(seed=0, config=mx.paper_config(device)))
-    error = np.full((len(methods), len(seeds), N_REFERENCE_DIES), np.nan)
+    error = np.full((len(all_methods), len(seeds), N_REFERENCE_DIES), np.nan)
     clock = {}
 
     def put(method, seed_index, values, started):
-        error[methods.index(method), seed_index] = values
+        error[all_methods.index(method), seed_index] = values
         clock[method] = clock.get(method, 0.0) + time.perf_counter() - started
         bar.update()
 
@@ -98,9 +108,14 @@ def _point(software, r, methods, seeds, settings, data, loss_cap, bar, timings):
             put(method, 0, mx.evaluate(software, dies, test).error.values, start)
         elif method == "defect_aware":
             put(method, 0, _defect_aware_errors(software, dies, train, test, settings), start)
+            rounds = getattr(_defect_aware_errors, "rounds", None)
+            if rounds is not None:
+                timings.setdefault("defect_aware_rounds", {})[f"{r:g}"] = rounds
         elif method == "remapped":
             put(method, 0, _remapped_errors(software, dies, train, test, settings), start)
-    for j, seed in enumerate(seeds):
+    if not any(m in SEEDED for m in methods):
+        seeds = []
+    for j, seed in enumerate(seeds[:n_seeds]):
         start = time.perf_counter()
         sa = reproduce.train_statistics_aware(software, stats, train,
                                               reproduce.derive_seed(seed, "statistics_aware"), settings)
@@ -123,10 +138,19 @@ def _n_tasks(methods, seeds):
     return sum(len(seeds) if m in SEEDED else 1 for m in methods)
 
 
-def study(r_series, seeds, settings, methods=ALL_METHODS, loss_cap=None, software=None, progress=True):
+def _plan(r, methods, all_seeds_at, defect_aware_at):
+    """Methods and number of seeds (None: all) that run at resistance ``r``."""
+    here = [m for m in methods if m != "defect_aware" or defect_aware_at is None or r in defect_aware_at]
+    return here, (None if all_seeds_at is None or r in all_seeds_at else 1)
+
+
+def study(r_series, seeds, settings, methods=ALL_METHODS, loss_cap=None, software=None, progress=True,
+          all_seeds_at=None, defect_aware_at=None):
     """``error(r_series, method, seed, die)`` and the software baseline's ideal error.
 
     ``software``: baseline weights (trained here with the study's recipe and seed when None).
+    ``all_seeds_at``: resistances where every seed runs (elsewhere the first only; None: all).
+    ``defect_aware_at``: resistances where defect-aware training runs (None: all).
     With ``loss_cap`` a further method, ``statistics_aware_capped``, repeats the statistics-aware
     training (same seeds) with ``Trainer(loss_cap=loss_cap)``.
     """
@@ -138,10 +162,13 @@ def study(r_series, seeds, settings, methods=ALL_METHODS, loss_cap=None, softwar
     ideal = float(mx.evaluate(software, None, data[1]).error)
     error = np.full((len(r_series), len(methods), len(seeds), N_REFERENCE_DIES), np.nan)
     ratio, timings = [], {}
-    bar = tqdm(total=len(r_series) * _n_tasks(methods, seeds), desc="methods x seeds x resistances",
+    plans = [_plan(r, methods, all_seeds_at, defect_aware_at) for r in r_series]
+    bar = tqdm(total=sum(_n_tasks(m, seeds[:n]) for m, n in plans), desc="methods x seeds x resistances",
                disable=not progress)
     for i, r in enumerate(r_series):
-        error[i], strength = _point(software, r, methods, seeds, settings, data, loss_cap, bar, timings)
+        here, n_seeds = plans[i]
+        error[i], strength = _point(software, r, here, seeds, settings, data, loss_cap, bar, timings, n_seeds,
+                                    all_methods=methods)
         ratio.append(strength)
     bar.close()
     return xr.Dataset(
@@ -189,6 +216,8 @@ def _ohm(r):
 
 def _cell(table, i, method):
     row = table.isel(r_series=i).sel({"method": method})
+    if not np.isfinite(float(row.gap)):
+        return "not run"
     seeds = row.per_seed.values[np.isfinite(row.per_seed.values)]
     text = f"{100 * float(row.gap):+.2f} ± {100 * float(row.se_dies):.2f}"
     if seeds.size > 1:
@@ -200,7 +229,8 @@ def _verdicts(results, table):
     lines = []
     for m in results.method.values:
         g = table.gap.sel({"method": m})
-        rs = results.r_series.values
+        rs = results.r_series.values[np.isfinite(g.values)]
+        g = g[np.isfinite(g.values)]
         parts = []
         for limit in (2, 1):
             inside = rs[100 * g.values <= limit]
@@ -208,7 +238,8 @@ def _verdicts(results, table):
                                                      else "none of the values tried"))
         sourced = (rs >= 750) & (rs <= 4500)
         worst = 100 * float(g.values[sourced].max()) if sourced.any() else np.nan
-        lines.append(f"- {_label(results, m)}: " + "; ".join(parts)
+        ran = "" if rs.size == results.sizes["r_series"] else f" (run at {', '.join(_ohm(r) for r in rs)} only)"
+        lines.append(f"- {_label(results, m)}{ran}: " + "; ".join(parts)
                      + f"; largest gap in the sourced range (0.75-4.5 kΩ): {worst:+.2f} %.")
     return lines
 
@@ -240,8 +271,9 @@ def summary(results):
     ]
     for i, r in enumerate(results.r_series.values):
         mark = " (default)" if r == default else ""
+        cells = [_cell(table, i, m) for m in methods]
         lines.append(f"| {_ohm(r)}{mark} | {float(results.short_to_weight[i]):.1f} unit weights | "
-                     + " | ".join(_cell(table, i, m) + " %" for m in methods) + " |")
+                     + " | ".join(c if c == "not run" else c + " %" for c in cells) + " |")
     lines += ["", "The paper's criterion is a statistics-aware gap within 2 %; this study's goal is "
               "1 %. Where each method's mean gap stands:", "", *_verdicts(results, table), "",
               "![gap_vs_short](gap_vs_short.png)", "",
@@ -260,13 +292,16 @@ def figure(results, path):
                "statistics_aware_remapped": "v-", CAPPED: "D--"}
     for method in results.method.values:  # the colours of the study's figures (mtjexplore.report)
         color = f"C{reproduce.METHODS.index('statistics_aware' if method == CAPPED else method)}"
-        g = 100 * table.gap.sel({"method": method})
-        se = 100 * table.se_dies.sel({"method": method})
-        ax.plot(x, g, markers[method], color=color, ms=4, label=_label(results, method))
-        ax.fill_between(x, g - se, g + se, color=color, alpha=0.15, lw=0)
+        ran = np.isfinite(table.gap.sel({"method": method}).values)
+        g = 100 * table.gap.sel({"method": method}).values[ran]
+        se = 100 * table.se_dies.sel({"method": method}).values[ran]
+        ax.plot(x[ran], g, markers[method], color=color, ms=4, label=_label(results, method))
+        ax.fill_between(x[ran], g - se, g + se, color=color, alpha=0.15, lw=0)
         per_seed = 100 * table.per_seed.sel({"method": method})
-        if np.isfinite(per_seed.values).sum(1).max() > 1:
-            ax.fill_between(x, per_seed.min("seed"), per_seed.max("seed"), color=color, alpha=0.3, lw=0)
+        several = np.isfinite(per_seed.values).sum(1) > 1
+        if several.any():
+            ax.vlines(x[several], per_seed.min("seed").values[several], per_seed.max("seed").values[several],
+                      color=color, lw=3, alpha=0.6)
     ax.axhline(2, color="k", ls="--", lw=1, label="paper: within 2 %")
     ax.axhline(1, color="k", ls=":", lw=1, label="goal: within 1 %")
     ax.axhline(0, color="k", lw=0.5)
@@ -279,11 +314,75 @@ def figure(results, path):
     ax.minorticks_off()
     ax.set_xlabel("read-path (series) resistance / current of one short in unit weights")
     ax.set_ylabel("mean error over 36 dies − baseline (%)")
-    ax.set_title("Gap to the software baseline (band: ± s.e. over dies; darker: seed range)", fontsize=9)
+    ax.set_title("Gap to the software baseline (band: ± s.e. over dies; bars: range over seeds)", fontsize=9)
     ax.legend(fontsize=7, loc="upper right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def merge(parts):
+    """One results Dataset from several runs (e.g. one per resistance, or extra seeds).
+
+    Runs must share the baseline; where two give a value for the same (r_series, method, seed,
+    die) the later one must agree or fill a NaN.
+    """
+    parts = list(parts)
+    ideal = {float(p.ideal_error) for p in parts}
+    if len(ideal) != 1:
+        raise SystemExit(f"runs have different software baselines: {sorted(ideal)}")
+    r = sorted({float(v) for p in parts for v in p.r_series.values})
+    methods = [m for m in ALL_METHODS + (CAPPED,) if any(m in p.method.values for p in parts)]
+    seeds = sorted({int(v) for p in parts for v in p.seed.values})
+    error = xr.DataArray(np.full((len(r), len(methods), len(seeds), N_REFERENCE_DIES), np.nan),
+                         coords={"r_series": r, "method": methods, "seed": seeds, "die": np.arange(N_REFERENCE_DIES)},
+                         dims=("r_series", "method", "seed", "die"))
+    strength = {}
+    timings = {}
+    for p in parts:
+        e = p.error.reindex_like(error)
+        clash = np.isfinite(e.values) & np.isfinite(error.values) & (e.values != error.values)
+        if clash.any():
+            raise SystemExit("two runs disagree on the same cell")
+        error = error.where(np.isnan(e), e)
+        strength.update({float(a): float(b) for a, b in zip(p.r_series.values, p.short_to_weight.values)})
+        timings.update(json.loads(p.attrs.get("timings_s", "{}")))
+    out = parts[0].copy()
+    out = xr.Dataset({"error": error.assign_attrs(parts[0].error.attrs),
+                      "short_to_weight": (("r_series",), np.array([strength[v] for v in r]),
+                                          parts[0].short_to_weight.attrs),
+                      "ideal_error": parts[0].ideal_error},
+                     coords={"r_series": ("r_series", np.asarray(r), {"units": "ohm"})},
+                     attrs={**parts[0].attrs, "timings_s": json.dumps(timings),
+                            "merged_from_runs": len(parts)})
+    return out
+
+
+def from_study(folder):
+    """The study's own point (its resistance, seed 0, all five methods) as a results Dataset."""
+    study = mx.load(Path(folder) / "results.nc")
+    device = mx.CrossbarConfig.from_json(study.attrs["config"]).device
+    error = study.error.sel({"method": list(ALL_METHODS)}).values[None, :, None, :]
+    return xr.Dataset(
+        {"error": (("r_series", "method", "seed", "die"), error,
+                   {"long_name": "misclassification error on the die", "units": "1"}),
+         "short_to_weight": (("r_series",), np.array([device.short_to_weight_ratio])),
+         "ideal_error": ((), float(study.ideal_error.sel({"method": "software"})))},
+        coords={"r_series": ("r_series", [float(device.r_series_ohm)], {"units": "ohm"}),
+                "method": list(ALL_METHODS), "seed": [0], "die": np.arange(N_REFERENCE_DIES)},
+        attrs={"n_train": int(study.attrs["n_train"]), "n_test": int(study.attrs["n_test"]),
+               "loss_cap": 0.0, "default_r_series_ohm": float(device.r_series_ohm),
+               "n_remap_images": json.loads(study.attrs["settings"])["n_remap_images"],
+               "timings_s": json.dumps({f"{device.r_series_ohm:g} (study)": json.loads(study.attrs["timings_s"])}),
+               "mtjexplore_version": mx.__version__})
+
+
+def _write(results, out):
+    mx.save(results, out / "results.nc", overwrite=True)
+    text = summary(results)
+    atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(text), overwrite=True)
+    figure(results, out / "gap_vs_short.png")
+    return text
 
 
 def _software(path, quick):
@@ -303,6 +402,13 @@ def main(argv=None):
                         help="also train statistics-aware weights with Trainer(loss_cap=...) (nats)")
     parser.add_argument("--software", default=str(STUDY_SOFTWARE),
                         help="baseline weights (default: the study's; 'train' to train them here)")
+    parser.add_argument("--all-seeds-at", type=float, nargs="+", default=None,
+                        help="resistances where every seed runs; elsewhere only the first (default: all)")
+    parser.add_argument("--defect-aware-at", type=float, nargs="+", default=None,
+                        help="resistances where defect-aware training runs (default: all)")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS",
+                        help="run nothing: merge these results.nc files (or 'study:DIR' for the "
+                             "study's own point) into --out")
     parser.add_argument("--quick", action="store_true", help="tiny data and epochs (smoke test)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -315,17 +421,18 @@ def main(argv=None):
     if (out / "results.nc").exists() and not args.overwrite:
         parser.error(f"{out / 'results.nc'} exists; pass --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        parts = [from_study(m[len("study:"):]) if m.startswith("study:") else mx.load(m) for m in args.merge]
+        print(_write(merge(parts), out))
+        return
     torch.set_num_threads(args.threads)
     settings = reproduce.quick_settings() if args.quick else reproduce.full_settings()
     start = time.perf_counter()
     results = study(args.r_series, args.seeds, settings, methods=args.methods, loss_cap=args.loss_cap,
-                    software=_software(args.software, args.quick))
+                    software=_software(args.software, args.quick), all_seeds_at=args.all_seeds_at,
+                    defect_aware_at=args.defect_aware_at)
     results.attrs["total_s"] = round(time.perf_counter() - start, 1)
-    mx.save(results, out / "results.nc", overwrite=True)
-    text = summary(results)
-    atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(text), overwrite=True)
-    figure(results, out / "gap_vs_short.png")
-    print(text)
+    print(_write(results, out))
     print(f"written to {out} in {time.perf_counter() - start:.0f} s")
 
 
