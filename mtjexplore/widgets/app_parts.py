@@ -58,10 +58,10 @@ class LinkBox(widgets.VBox):
 
 def guide_html(steps, title="Try this"):
     """A short numbered path through the app, open by default, collapsible (CSS ``try-this``)."""
-    items = "".join(f"<li>{step}</li>" for step in steps)
-    return (f"<details open class='try-this' style='background:#f3f7fb;padding:4px 10px;"
-            f"border-left:4px solid #1f77b4'><summary><b>{html.escape(title)}</b> "
-            f"(click to fold)</summary><ol style='margin:4px 0'>{items}</ol></details>")
+    items = "".join(f"<li style='margin:0;line-height:1.35'>{step}</li>" for step in steps)
+    return (f"<details open class='try-this' style='background:#f3f7fb;padding:2px 8px;"
+            f"border-left:4px solid #1f77b4;font-size:13px'><summary><b>{html.escape(title)}</b> "
+            f"(click to fold)</summary><ol style='margin:2px 0;padding-left:20px'>{items}</ol></details>")
 
 
 def set_visible(widget, visible):

@@ -6,7 +6,7 @@
   rebuilds the ensemble for another series resistance (how hard a short pulls).
 * Every change of the painted die re-evaluates the current weights on it at once (the full test
   set, through :class:`mtjexplore.fast_eval.DieEvaluator`) and shows the error, its change
-  against the die as loaded (with sign), the error history, which test digits flipped, and one
+  against the die as loaded from the ensemble (with sign; a preset counts as a change), the error history, which test digits flipped, and one
   hidden neuron's weights with its defective devices.
 * Weights: the shipped ones are read-only and pinned (:class:`~mtjexplore.widgets.runs.RunBook`);
   every finished run gets its own name ("defect-aware, die 7, painted (3 shorts), run 1"), is
@@ -61,8 +61,8 @@ from .training_panel import METHODS, TrainingPanel
 
 EVAL_THREADS = 1  # torch threads of the evaluation thread (see Explorer._evaluate_current)
 GUIDE = [
-    "Click <b>1 short, output layer</b>: one device of 20,000 - watch &Delta; error and the flipped "
-    "digits on the right.",
+    "Click <b>1 short, output layer</b>: one device of 20,000. Watch &Delta; error above the "
+    "crossbar and the flipped digits next to (or below) it.",
     "Click <b>1 short, hidden layer</b>: the same defect one layer earlier does far less.",
     "Set <b>Read path</b> to 300 &Omega;, then 4.5 k&Omega;: the lower the read path, the harder a "
     "short pulls.",
@@ -159,7 +159,7 @@ class Explorer(StatefulApp, widgets.VBox):
         self._factory, self._initial = ensemble_factory, (self.ensemble, self.config, self.sampler)
         self.current_error, self._evaluator, self._results = None, None, None
         self._preset, self._preset_seed, self._panels, self._hidden = None, None, None, ()
-        self._loaded_ref, self._base_predictions = None, None
+        self._loaded_ref, self._reference_die = None, self.ensemble.isel(die=0)
         self._eval_lock = threading.Lock()
         self._eval_pool = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="mtjexplore-eval", initializer=_set_torch_threads, initargs=(EVAL_THREADS,))
@@ -178,12 +178,12 @@ class Explorer(StatefulApp, widgets.VBox):
             style={"description_width": "30px"},
             tooltip="a die of the reference ensemble (its defect count in brackets)"), "die-select")
         self.weights_select = add_classes(widgets.Dropdown(
-            options=self._weights_options(), description="Weights", layout={"width": "380px"},
+            options=self._weights_options(), description="Weights", layout={"width": "340px"},
             style={"description_width": "55px"},
             tooltip="the weights evaluated on the die: shipped (read-only) or one of your runs"),
             "weights-select")
         self.remove_button = add_classes(widgets.Button(
-            description="Remove run", icon="trash", layout={"width": "120px"}, disabled=True,
+            description="Remove run", icon="trash", layout={"width": "110px"}, disabled=True,
             tooltip="remove the selected run (shipped weights stay)"), "remove-run")
         self.reset_button = add_classes(widgets.Button(
             description="Reset", icon="refresh", layout={"width": "90px"}, button_style="warning",
@@ -191,7 +191,7 @@ class Explorer(StatefulApp, widgets.VBox):
         self.link_box = LinkBox()
         self.weights_box = widgets.HBox([self.weights_select, self.remove_button])
         self.error_label = add_classes(widgets.HTML("No weights yet: train some below."), "current-error")
-        self.painter = CrossbarPainter(self.ensemble.isel(die=0))
+        self.painter = CrossbarPainter(self._reference_die)
         self.training = TrainingPanel(self.config, self.train, self.test,
                                       die_getter=lambda: self.painter.die, sampler=self.sampler,
                                       weights=self.runs.get(next(iter(self.runs.names), None)),
@@ -226,9 +226,13 @@ class Explorer(StatefulApp, widgets.VBox):
         self.scenario_note = add_classes(widgets.HTML(), "scenario-note")
 
     def _layout(self):
-        self.guide = widgets.HTML(guide_html(GUIDE))
+        self.guide = widgets.HTML(guide_html(GUIDE), layout={"flex": "1 1 420px", "max_width": "640px"})
         header = widgets.HBox([self.die_select, self.weights_box, self.reset_button, self.link_box],
                               layout={"align_items": "center", "flex_flow": "row wrap"})
+        controls = widgets.VBox([header, self.presets_box, self.read_path_box, self.scenario_note],
+                                layout={"flex": "1 1 640px", "max_width": "900px"})
+        top = widgets.HBox([controls, self.guide], layout={"flex_flow": "row wrap"})
+        status = widgets.VBox([self.error_label, self.impact.delta_label])
         self.palette_box, self.randomize_box = self.painter._toolbar, self.painter._rates_box
         self.train_box = self.training.train_button
         side = add_classes(widgets.VBox([self.impact, self.neuron],
@@ -238,8 +242,7 @@ class Explorer(StatefulApp, widgets.VBox):
         self.training_section = widgets.VBox([widgets.HTML("<h4>Train</h4>"), self.training])
         self.ensemble_section = widgets.VBox([widgets.HTML("<h4>Across the ensemble</h4>"),
                                               self.ensemble_view])
-        self.children = [header, self.guide, self.presets_box, self.read_path_box, self.scenario_note,
-                         self.error_label, self.main, self.message, self.training_section,
+        self.children = [top, status, self.main, self.message, self.training_section,
                          self.ensemble_section]
         add_classes(self, "mtj-explorer")
 
@@ -361,7 +364,7 @@ class Explorer(StatefulApp, widgets.VBox):
     def refresh(self):
         """Re-evaluate the current weights on the painted die: error, Δ, digits, neuron, link."""
         evaluator, die = self._evaluator, self.painter.die
-        rebased = self._loaded_ref is not self.painter.loaded_die
+        rebased = self._loaded_ref is not self._reference_die
         if rebased:
             self._rebase()
         if evaluator is None:
@@ -432,9 +435,9 @@ class Explorer(StatefulApp, widgets.VBox):
         return self._eval_pool.submit(work).result()
 
     def _rebase(self):
-        """The die as loaded (or the weights) changed: its error is the reference for Δ."""
-        self._loaded_ref = loaded = self.painter.loaded_die
-        label = f"{self.painter._die_name()} as loaded"
+        """The die loaded from the ensemble (or the weights) changed: the reference for Δ."""
+        self._loaded_ref = loaded = self._reference_die
+        label = f"die {int(self.die_select.value)} as loaded"
         if self._evaluator is None:
             self.impact.rebase(None, None, label)
             return
@@ -499,7 +502,8 @@ class Explorer(StatefulApp, widgets.VBox):
 
     def _load_from_ensemble(self, die_id):
         self._preset, self._preset_seed = None, None
-        self.painter.die = self.ensemble.sel(die=die_id)
+        self._reference_die = self.ensemble.sel(die=die_id)
+        self.painter.die = self._reference_die
         if die_id in self.ensemble_view.die_ids and self.ensemble_view.selected_die != die_id:
             self.ensemble_view.select(die_id)
 

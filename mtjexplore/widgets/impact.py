@@ -38,6 +38,8 @@ class PaintImpact(widgets.VBox):
 
     Attributes
     ----------
+    delta_label : ipywidgets.HTML
+        The Δerror line (CSS ``delta-error``), not among the children: the owner places it.
     delta : float or None
         Error now minus error on the die as loaded (fraction).
     flipped : numpy.ndarray
@@ -63,7 +65,9 @@ class PaintImpact(widgets.VBox):
             layout=widgets.Layout(width="100%", max_width="480px", height="150px")), "error-history")
         self.summary = add_classes(widgets.HTML(), "flipped-summary")
         self._build_digits()
-        self.children = [self.delta_label, self.history_figure, self.summary, self.digits]
+        # the owner places delta_label where the eye is while painting (the explorer: above the
+        # crossbar); the rest stacks here
+        self.children = [self.history_figure, self.summary, self.digits]
         add_classes(self, "paint-impact")
 
     def _build_digits(self):

@@ -163,7 +163,8 @@ class CrossbarPainter(widgets.VBox):
         self.legend = add_classes(widgets.HTML(layout={"width": "190px", "flex": "0 0 auto"}),
                                   "defect-counts")
         map_and_legend = widgets.HBox([self.figure, self.legend], layout={"flex_flow": "row wrap"})
-        self.children = ([widgets.HTML(_palette_css()), self._toolbar, self._rates_box] if editable else []) + [
+        self.children = ([widgets.HTML(_palette_css()), self._toolbar, self._rates_box] if editable
+                         else [self.color_by]) + [
             map_and_legend, self.status]
         add_classes(self, "crossbar-painter", *(() if editable else ("painter-readonly",)))
         self._setup_geometry()
@@ -173,11 +174,11 @@ class CrossbarPainter(widgets.VBox):
     # ------------------------------------------------------------------ building
     def _build_controls(self, color_by):
         self.palette = add_classes(widgets.ToggleButtons(
-            options=PALETTE, value="short", description="Paint:", tooltips=PALETTE_TIPS,
-            style={"button_width": "78px", "description_width": "40px"}), "paint-palette")
+            options=PALETTE, value="short", tooltips=PALETTE_TIPS,
+            style={"button_width": "74px"}), "paint-palette")
         self.color_by = add_classes(widgets.ToggleButtons(
             options=[("defects", "defect"), ("conductance", "conductance")], value=color_by,
-            description="Colour:", style={"button_width": "100px", "description_width": "50px"},
+            style={"button_width": "96px"},
             tooltips=["colour each device by its defect kind",
                       "colour each device by g_p, its conductance after writing P (uS)"]), "color-by")
         self.color_by.observe(self._on_color_by_change, "value")
@@ -206,13 +207,19 @@ class CrossbarPainter(widgets.VBox):
         self.keep_existing = widgets.Checkbox(value=False, description="add to existing defects",
                                               indent=False, layout={"width": "180px"},
                                               tooltip="keep this die's defects and add the random ones")
-        self._toolbar = widgets.HBox([self.palette, self.undo_button, self.clear_button],
-                                     layout={"flex_flow": "row wrap"})
-        rates_label = widgets.HTML("<b>Randomize</b> (fraction of devices per kind, 0-0.2):")
-        self._rates_box = add_classes(widgets.VBox([
-            rates_label, widgets.HBox(list(self.rates.values())),
-            widgets.HBox([self.seed, self.keep_existing, self.randomize_button, self.color_by],
+        self._toolbar = widgets.HBox([widgets.HTML("<b>Paint</b>&nbsp;"), self.palette, self.undo_button,
+                                      self.clear_button, widgets.HTML("&nbsp;<b>Colour</b>&nbsp;"),
+                                      self.color_by],
+                                     layout={"flex_flow": "row wrap", "align_items": "center"})
+        rates = add_classes(widgets.VBox([
+            widgets.HTML("Fraction of devices per kind (0-0.2; the reference dies: 0.00075 shorts):"),
+            widgets.HBox(list(self.rates.values()), layout={"flex_flow": "row wrap"}),
+            widgets.HBox([self.seed, self.keep_existing, self.randomize_button],
                          layout={"flex_flow": "row wrap"})]), "randomize-rates")
+        # folded by default: the crossbar stays on the first screen at 1366 x 768
+        self._rates_box = widgets.Accordion(children=[rates], selected_index=None,
+                                            layout={"max_width": "900px"})
+        self._rates_box.set_title(0, "Randomize defects (rates, seed)")
 
     def _build_figure(self):
         self._x_scale = LinearScale(allow_padding=False)

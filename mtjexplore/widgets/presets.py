@@ -32,15 +32,15 @@ from ..reference import reference_statistics
 PRESETS = {
     "clean": ("Clean die", "Clean die: every defect of this die erased (device spread stays)."),
     "output_short": ("1 short, output layer",
-                     "One short in the output layer: the bias device of output 3 (always on), "
-                     "so digit 3 gets extra current for every image."),
+                     "One short added in the output layer: the bias device of output 3 (always "
+                     "on), so digit 3 gets extra current for every image."),
     "hidden_short": ("1 short, hidden layer",
-                     "One short in the hidden layer: the bias device of hidden neuron 3 (always "
-                     "on); it pushes one of 90 neurons, and the others still vote."),
+                     "One short added in the hidden layer: the bias device of hidden neuron 3 "
+                     "(always on); it pushes one of 90 neurons, and the others still vote."),
     "worst": ("Worst reference die", "The worst die of the reference ensemble (highest error of "
               "the first shipped weights; most shorts without weights)."),
-    "shorts_1pct": ("1 % shorts", "1 % of this die's devices shorted at random (about 200 of "
-                    "20,000; the reference dies have about 0.075 %)."),
+    "shorts_1pct": ("1 % shorts", "1 % of this die's healthy devices shorted at random (about "
+                    "200 of 20,000 added; the reference dies have about 0.075 %)."),
     "clustered": ("Clustered defects", "A die whose defects cluster in whole rows, columns or "
                   "blobs (80 % of them), with the reference defect rates."),
 }
@@ -58,7 +58,8 @@ def preset_die(name, die, ensemble, *, seed=0, errors=None):
     name : str
         One of :data:`PRESETS`.
     die : xarray.Dataset
-        The die loaded now (the single-short, clean and 1 % presets start from it, cleared).
+        The die loaded now: the single-short and 1 % presets add to its defects, the clean
+        preset erases them.
     ensemble : xarray.Dataset
         The reference ensemble (for ``"worst"``).
     seed : int, default 0
@@ -79,15 +80,14 @@ def preset_die(name, die, ensemble, *, seed=0, errors=None):
         return ensemble.sel(die=die_id), f"{note} It is die {die_id}."
     if name == "clustered":
         return clustered_die(config_of(die), seed), note
-    clean = clear_defects(die)
     if name in SINGLE_SHORTS:
         layer, neuron = SINGLE_SHORTS[name]
         fp = config_of(die).floorplan
         bias_row = fp.layer_shape(layer)[0] - 1
-        return set_defects(clean, *fp.position(layer, bias_row, neuron, "+"), "short"), note
+        return set_defects(die, *fp.position(layer, bias_row, neuron, "+"), "short"), note
     if name == "shorts_1pct":
-        return randomize_defects(clean, {"short": 0.01}, seed), note
-    return clean, note
+        return randomize_defects(die, {"short": 0.01}, seed, keep_existing=True), note
+    return clear_defects(die), note
 
 
 def worst_die(ensemble, errors=None):

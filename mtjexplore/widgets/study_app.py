@@ -121,7 +121,7 @@ class StudyApp(StatefulApp, widgets.VBox):
             description="Reset", icon="refresh", button_style="warning", layout={"width": "90px"},
             tooltip="back to the app as loaded: die 0, the study only, default settings"), "reset-button")
         self.runs_select = add_classes(widgets.Dropdown(
-            options=[("no runs yet", None)], description="Runs", layout={"width": "360px"},
+            options=[("no runs yet", None)], index=0, description="Runs", layout={"width": "360px"},
             style={"description_width": "40px"}, tooltip="your runs (the study's rows are read-only)"),
             "runs-select")
         self.remove_button = add_classes(widgets.Button(
@@ -227,7 +227,7 @@ class StudyApp(StatefulApp, widgets.VBox):
     def _after_runs_change(self, select=None):
         options = [(n, n) for n in self.runs.runs] or [("no runs yet", None)]
         self.runs_select.options = options
-        self.runs_select.value = select if select in self.runs else options[-1][1]
+        self.runs_select.index = [v for _, v in options].index(select) if select in self.runs else len(options) - 1
         self.remove_button.disabled = not self.runs.runs
         self._draw_curves()
         self.update_link()

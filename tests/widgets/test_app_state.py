@@ -87,10 +87,12 @@ def test_a_paint_shows_signed_delta_flipped_digits_and_rings(explorer, weights_2
 
 
 def test_presets_load_a_scenario_and_reset_returns_to_the_loaded_state(explorer):
+    shorts = explorer.painter.counts["short"]
     explorer.preset_buttons["output_short"].click()
-    counts = explorer.painter.counts
-    assert counts["short"] == 1 and sum(counts.values()) - counts["ok"] == 1
+    assert explorer.painter.counts["short"] == shorts + 1
     assert "output layer" in explorer.scenario_note.value
+    assert explorer.impact.delta == pytest.approx(explorer.current_error - explorer.impact.errors[0])
+    assert explorer.link_box.query == "die=0&preset=output_short"
     _train(explorer.training, "software")
     explorer.load_die(3)
     explorer.painter.paint(0, 0, "open")
@@ -108,12 +110,14 @@ def test_the_worst_die_preset_loads_the_die_with_the_highest_error(explorer):
 
 
 def test_the_read_path_rebuilds_the_dies_and_a_short_pulls_harder(explorer):
+    shorts = explorer.painter.counts["short"]
     explorer.apply_preset("output_short")
-    weak = explorer.current_error
+    weak = explorer.impact.delta
     explorer.read_path.value = 300.0
     assert explorer.config.device.r_series_ohm == 300.0
-    assert explorer.painter.counts["short"] == 1, "the scenario survives the change"
-    assert explorer.current_error > weak
+    assert explorer.painter.counts["short"] == shorts + 1, "the scenario survives the change"
+    assert explorer.link_box.query == "die=0&preset=output_short&rs_ohm=300"
+    assert explorer.impact.delta > weak, "the same short costs more with a weaker read path"
     assert "300 Ω" in explorer.read_path_note.value
 
 
