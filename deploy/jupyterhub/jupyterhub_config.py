@@ -63,7 +63,10 @@ c.Spawner.default_url = "/voila/render/explorer.ipynb"
 c.Spawner.mem_limit = os.environ.get("MTJ_HUB_MEM_LIMIT", "1G")
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
+c.Spawner.environment = {"JUPYTER_PATH": str(HERE / "share" / "jupyter"),           # the page template
+                         "JUPYTER_CONFIG_PATH": str(HERE / "etc" / "jupyter")}  # no MathJax CDN
 c.Spawner.args = [
+    "--VoilaConfiguration.template=mtjexplore",    # Voilà's lab page without CDN requests
     "--VoilaConfiguration.strip_sources=True",
     "--VoilaConfiguration.show_tracebacks=False",
     "--MappingKernelManager.cull_idle_timeout=600",

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -137,6 +138,8 @@ def _log_in(browser, base, name):
 
     context = browser.new_context(viewport={"width": 1600, "height": 1200})
     page = context.new_page()
+    page.requested = []
+    page.on("request", lambda req: page.requested.append(req.url))
     page.goto(f"{base}/hub/login", timeout=60_000)
     page.fill("#username_input", name)
     page.fill("#password_input", PASSWORD)
@@ -166,6 +169,10 @@ def test_three_students_each_get_their_own_explorer(hub):
             row, col = STUDENTS[name]
             expect(page.locator(".defect-counts")).to_contain_text(f"{before[name] + 1} defective of")
             expect(page.locator(".paint-status")).to_contain_text(f"last at row {row}, col {col}")
+        for name, page in pages.items():
+            outside = [u for u in page.requested if urllib.parse.urlsplit(u).scheme not in ("blob", "data")
+                       and urllib.parse.urlsplit(u).hostname != "127.0.0.1"]
+            assert outside == [], f"{name}'s page requested {outside}"
         ada = pages["ada"]
         response = ada.goto(f"{base}/user/grace/voila/render/explorer.ipynb", timeout=60_000)
         assert response.status == 403, "a student must not reach another student's server"
