@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mtjexplore.appserver import AppServer  # noqa: E402
+from mtjexplore.widgets.training_panel import METHODS  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -67,7 +68,7 @@ def train(page, method, n_runs_after):
     """Train ``method`` for one epoch; wait until the run count shown reaches ``n_runs_after``."""
     from playwright.sync_api import expect
 
-    page.locator(".train-method select").first.select_option(method)
+    page.locator(".train-method select").first.select_option(label={m: l for l, m in METHODS}[method])
     epochs = page.locator(".train-epochs input").first
     epochs.fill("1")
     epochs.press("Enter")
@@ -79,8 +80,14 @@ def train(page, method, n_runs_after):
 
 
 def full_page(page, path):
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(path), full_page=True)
+    """The whole app, 1366 px wide: Voilà scrolls an inner element, not the window, so the
+    window is made as tall as the content for the shot."""
+    height = page.evaluate("Math.max(...Array.from(document.querySelectorAll('body *'))"
+                           ".map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 8000)})
+    page.evaluate("document.fonts.ready")
+    page.screenshot(path=str(path))
+    page.set_viewport_size(VIEWPORT)
 
 
 def shoot_explorer(page, url, out):
@@ -89,7 +96,7 @@ def shoot_explorer(page, url, out):
     open_app(page, url, READY["explorer"])
     page.locator(".crossbar-figure").first.scroll_into_view_if_needed()
     before = page.locator(".current-error .error-value").first.inner_text()
-    page.mouse.click(*cell_center(page, 93, 181))     # a short in the output layer
+    page.mouse.click(*cell_center(page, 88, 185))     # a short in the output layer
     expect(page.locator(".paint-status").first).to_contain_text("painted short on 1 device(s)")
     expect(page.locator(".delta-error .delta-value")).to_be_visible()
     expect(page.locator(".current-error .error-value").first).not_to_have_text(before)
@@ -118,6 +125,7 @@ def shoot_ensemble(page, url, out):
     die = dot["index"] % 36
     expect(page.locator(".selected-die").first).to_contain_text(f"Selected: die {die}:")
     expect(page.locator(".defect-counts").first).to_contain_text(f"die {die}:")
+    page.mouse.move(1, 1)   # no tooltip over the chart
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(out / "app_ensemble_select.png"))
     train(page, "defect_aware", 4)

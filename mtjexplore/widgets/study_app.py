@@ -44,6 +44,14 @@ GUIDE = [
     "named after it, and joins every chart. Does it help the other dies?",
 ]
 SPEC_MAX = 40.0  # percent, right end of the yield curve
+#: What each of the study's rows is (shown under the charts).
+STUDY_NOTE = (
+    "<b>The study's rows</b> (read-only): <b>software</b> -- one set of weights trained on ideal "
+    "devices, written unchanged onto every die; <b>defect_aware</b> -- for <i>each</i> die its own "
+    "weights, fine-tuned through that die's measured maps (36 trainings: the best case, but the "
+    "weights fit their die only); <b>statistics_aware</b> -- one set of weights fine-tuned on "
+    "dies sampled from the statistics of the 36. Your runs are named after their method and, for "
+    "defect-aware, the die they were trained for. Errors: all 10,000 MNIST test images.")
 
 
 def _curve_figure(title, x_label, y_label, css_class):
@@ -148,8 +156,10 @@ class StudyApp(StatefulApp, widgets.VBox):
             widgets.HTML("<h4>Run a method again (it joins the comparison above)</h4>"), self.training])
         header = widgets.HBox([self.runs_box, self.reset_button, self.link_box],
                               layout={"flex_flow": "row wrap", "align_items": "center"})
-        self.children = [header, self.guide, self.message, self.ensemble_view, self.curves,
-                         self.die_section, self.training_section]
+        self.study_note = add_classes(widgets.HTML(f"<div style='font-size:13px'>{STUDY_NOTE}</div>"),
+                                      "study-note")
+        self.children = [header, self.guide, self.message, self.ensemble_view, self.study_note,
+                         self.curves, self.die_section, self.training_section]
         add_classes(self, "mtj-study")
 
     def _wire(self):

@@ -77,10 +77,10 @@ class TrainingLog(widgets.Output):
         raise AttributeError(name)
 
 
-def _curve(label, y_label, css_class, y_format, marker=None):
+def _curve(label, y_label, css_class, y_format, marker=None, y_min=None):
     # Explicit tick formats: bqplot 0.13.1 cannot guess one for an empty line (its axis then
     # throws "invalid format: .undefinedg" and the line is never drawn).
-    x, y = LinearScale(min=0, max=1, allow_padding=False), LinearScale()
+    x, y = LinearScale(min=0, max=1, allow_padding=False), LinearScale(min=y_min)
     line = Lines(x=[], y=[], scales={"x": x, "y": y}, colors=["#1f77b4"], marker=marker,
                  stroke_width=1.5)
     # whole-number ticks chosen here (bqplot's own give "0 0 1 1 1" on a short range)
@@ -191,8 +191,8 @@ class TrainingPanel(widgets.VBox):
         self.log = add_classes(TrainingLog(layout={"max_height": "160px", "overflow": "auto",
                                                       "border": "1px solid #ddd"}), "training-log")
         self.loss_figure, self.loss_line, _ = _curve("step", "training loss", "loss-curve", ".2f")
-        self.error_figure, self.error_line, self._epoch_axis = _curve("epoch", "validation error (%)", "error-curve",
-                                                    ".1f", marker="circle")
+        self.error_figure, self.error_line, self._epoch_axis = _curve(
+            "epoch", "validation error (%)", "error-curve", ".1f", marker="circle", y_min=0.0)
         self.method.observe(self._on_method_change, "value")
         self.train_button.on_click(self._on_train_click)
         self.stop_button.on_click(self._on_stop_click)

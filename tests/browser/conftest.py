@@ -106,11 +106,12 @@ def _save_artifacts(page, test_name, console):
 
 @pytest.fixture
 def open_app(app_page, voila_server):
-    """``open_app(name, ready_selector)``: open an app, wait until the selector is visible."""
+    """``open_app(name, ready_selector, query="")``: open an app (with a query string such as
+    ``"?die=3"``), wait until the selector is visible."""
     from playwright.sync_api import expect
 
-    def _open(name, ready_selector):
-        app_page.goto(voila_server.app_url(name), timeout=FIRST_RENDER_MS)
+    def _open(name, ready_selector, query=""):
+        app_page.goto(voila_server.app_url(name) + query, timeout=FIRST_RENDER_MS)
         expect(app_page.locator(ready_selector).first).to_be_visible(timeout=FIRST_RENDER_MS)
         return app_page
 
