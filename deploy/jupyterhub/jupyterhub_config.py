@@ -63,15 +63,10 @@ c.Spawner.default_url = "/voila/render/explorer.ipynb"
 c.Spawner.mem_limit = os.environ.get("MTJ_HUB_MEM_LIMIT", "1G")
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
-c.Spawner.environment = {"JUPYTER_PATH": str(HERE / "share" / "jupyter"),           # the page template
-                         "JUPYTER_CONFIG_PATH": str(HERE / "etc" / "jupyter")}  # no MathJax CDN
-c.Spawner.args = [
-    "--VoilaConfiguration.template=mtjexplore",    # Voilà's lab page without CDN requests
-    "--VoilaConfiguration.strip_sources=True",
-    "--VoilaConfiguration.show_tracebacks=False",
-    "--MappingKernelManager.cull_idle_timeout=600",
-    "--MappingKernelManager.cull_interval=60",
-]
+c.Spawner.environment = {"JUPYTER_PATH": str(HERE / "share" / "jupyter"),          # page template
+                         "JUPYTER_CONFIG_PATH": str(HERE / "etc" / "jupyter")}  # server config
+# etc/jupyter/jupyter_server_config.py: Voilà's page template, stripped sources, kernel culling
+c.Spawner.args = []
 if os.geteuid() == 0:  # a container's root: the single-user server refuses root unless told
     c.Spawner.args.append("--ServerApp.allow_root=True")
 
