@@ -25,11 +25,24 @@ per device and die::
 written by :func:`mtjexplore.save`) or variables ``r_p``, ``r_ap`` in ohm (``units`` attribute
 ``"ohm"`` or absent), with dims ``(die, row, col)`` or ``(row, col)`` and the floorplan's shape.
 Cells without a device are ignored (NaN is fine there); at a device NaN means a missing
-measurement and is an error. An optional integer ``die`` coordinate gives the die ids.
+measurement and is an error. An optional integer ``die`` coordinate gives the die ids (they must
+fit in a signed 64-bit integer; nothing wraps). Optional ``row`` / ``col`` coordinates are
+honoured: the file's cells are put in label order, and labels that are not a permutation of
+``0..n-1`` are an error. A ``config`` attribute (the project's layout) is used when ``config=`` is
+not given; it must parse and describe a floorplan of the arrays' shape.
 
 Checks common to both: the resistances must be of the magnitude the config's device implies
 (median ``r_p`` within a factor 100 of ``r_p_ohm + r_series_ohm``), which catches kohm or
-Mohm values written into an ohm column.
+Mohm values written into an ohm column; no reading may be below what the read path allows
+(:func:`min_resistance`: half of ``r_series_ohm``, since even a shorted junction reads its
+series resistance); and on every die most switching devices must read more after AP than after
+P, else the two columns are reported as swapped.
+
+Limits (checked before the data are read or allocated): the path must resolve to a regular file
+(a FIFO, a device, a socket or a link to ``/dev/zero`` is refused at once); the file, and for
+NetCDF the decoded maps, may hold at most ``max_bytes`` (default 1 GiB,
+``mtjexplore._files.MAX_INPUT_BYTES``); a CSV must give every device of every die it names
+before the maps are allocated, so memory stays a small multiple of the file's size.
 
 Every problem raises :class:`~mtjexplore.errors.DataFileError` naming the file, the first
 offending place (line and/or die, row, col) and the fix; nothing is returned half-imported.
