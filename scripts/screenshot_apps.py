@@ -64,8 +64,9 @@ def open_app(page, url, selectors):
     page.evaluate("document.fonts.ready")
 
 
-def train(page, method, n_runs_after):
-    """Train ``method`` for one epoch; wait until the run count shown reaches ``n_runs_after``."""
+def train(page, method, n_runs_after, run):
+    """Train ``method`` for one epoch (run number ``run``); wait until it joined the charts
+    (``n_runs_after`` rows in the legend) and Train is enabled again."""
     from playwright.sync_api import expect
 
     page.locator(".train-method select").first.select_option(label={m: l for l, m in METHODS}[method])
@@ -73,10 +74,11 @@ def train(page, method, n_runs_after):
     epochs.fill("1")
     epochs.press("Enter")
     page.locator("button.train-button").first.click()
-    expect(page.locator(".training-status").first).to_contain_text(re.compile("finished after"),
-                                                                   timeout=RUN_MS)
+    expect(page.locator(".training-status").first).to_contain_text(
+        re.compile(f"Run {run} .*finished after"), timeout=RUN_MS)
     expect(page.locator(".ensemble-view .method-legend .legend-row")).to_have_count(n_runs_after,
                                                                                     timeout=RUN_MS)
+    expect(page.locator("button.train-button").first).to_be_enabled(timeout=RUN_MS)
 
 
 def full_page(page, path):
@@ -100,10 +102,11 @@ def shoot_explorer(page, url, out):
     expect(page.locator(".paint-status").first).to_contain_text("painted short on 1 device(s)")
     expect(page.locator(".delta-error .delta-value")).to_be_visible()
     expect(page.locator(".current-error .error-value").first).not_to_have_text(before)
-    page.evaluate("window.scrollTo(0, 0)")
+    # Voilà scrolls an inner element: bring the error line to the top (Δ, toolbar, crossbar, legend)
+    page.locator(".current-error").first.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(out / "app_explorer_paint.png"))
-    train(page, "defect_aware", 3)
-    train(page, "statistics_aware", 4)
+    train(page, "defect_aware", 3, 1)
+    train(page, "statistics_aware", 4, 2)
     full_page(page, out / "app_explorer_runs.png")
 
 
@@ -126,10 +129,10 @@ def shoot_ensemble(page, url, out):
     expect(page.locator(".selected-die").first).to_contain_text(f"Selected: die {die}:")
     expect(page.locator(".defect-counts").first).to_contain_text(f"die {die}:")
     page.mouse.move(1, 1)   # no tooltip over the chart
-    page.evaluate("window.scrollTo(0, 0)")
+    page.locator(".mtj-study").first.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(out / "app_ensemble_select.png"))
-    train(page, "defect_aware", 4)
-    train(page, "statistics_aware", 5)
+    train(page, "defect_aware", 4, 1)
+    train(page, "statistics_aware", 5, 2)
     full_page(page, out / "app_ensemble_runs.png")
 
 

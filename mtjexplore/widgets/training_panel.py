@@ -80,7 +80,7 @@ class TrainingLog(widgets.Output):
 def _curve(label, y_label, css_class, y_format, marker=None, y_min=None):
     # Explicit tick formats: bqplot 0.13.1 cannot guess one for an empty line (its axis then
     # throws "invalid format: .undefinedg" and the line is never drawn).
-    x, y = LinearScale(min=0, max=1, allow_padding=False), LinearScale(min=y_min)
+    x, y = LinearScale(min=0, max=1, allow_padding=False), LinearScale(min=y_min, allow_padding=y_min is None)
     line = Lines(x=[], y=[], scales={"x": x, "y": y}, colors=["#1f77b4"], marker=marker,
                  stroke_width=1.5)
     # whole-number ticks chosen here (bqplot's own give "0 0 1 1 1" on a short range)
@@ -152,6 +152,7 @@ class TrainingPanel(widgets.VBox):
         self.weights, self.history = weights, None
         self._callbacks, self._lock, self._stop = [], threading.Lock(), threading.Event()
         self._thread, self._run_id = None, 0
+        self._active = False  # True from start() until the worker has re-enabled Train
         self._build()
         self._on_method_change({"new": self.method.value})
 
@@ -222,7 +223,9 @@ class TrainingPanel(widgets.VBox):
         """Start a run with the current settings; returns False (and starts nothing) while one runs
         or when the settings are invalid (the reason goes to the log)."""
         with self._lock:
-            if self.running:
+            # _active, not running: Train is enabled again in the worker's last statements, and
+            # a click then must start a run, not find the finishing thread still alive
+            if self._active:
                 self._set_status("A run is already going; press Stop first.")
                 return False
             try:
@@ -234,6 +237,7 @@ class TrainingPanel(widgets.VBox):
             self._run_id += 1
             self._reset_curves(job)
             self.train_button.disabled, self.stop_button.disabled = True, False
+            self._active = True
             self._thread = threading.Thread(target=self._work, args=(job,), daemon=True,
                                             name=f"mtjexplore-training-{self._run_id}")
             self._thread.start()
@@ -299,6 +303,7 @@ class TrainingPanel(widgets.VBox):
         except Exception as exc:  # noqa: BLE001 - a worker thread has nobody to raise to
             self._report(exc, "Training")
         finally:
+            self._active = False
             self.train_button.disabled, self.stop_button.disabled = False, True
 
     def _on_step(self, info):

@@ -65,14 +65,17 @@ def open_explorer(open_app):
     return _open
 
 
-def run_and_stop(page, method, n_legend_rows):
-    """Start a run of ``method``, stop it after its first step, wait until it joins the chart."""
+def run_and_stop(page, method, n_legend_rows, run):
+    """Start run number ``run`` of ``method``, stop it after its first steps, wait until it has
+    joined the chart (``n_legend_rows`` rows) and Train is enabled again."""
     page.locator(".train-method select").first.select_option(label=METHOD_LABELS[method])
     page.locator("button.train-button").first.click()
     expect()(page.locator(".training-status").first).to_contain_text("Training: epoch", timeout=RUN_MS)
     page.locator("button.stop-button").first.click()
-    expect()(page.locator(".training-status").first).to_contain_text("stopped after", timeout=RUN_MS)
+    expect()(page.locator(".training-status").first).to_contain_text(
+        re.compile(f"Run {run} .*stopped after"), timeout=RUN_MS)
     expect()(page.locator(".ensemble-view .legend-row")).to_have_count(n_legend_rows, timeout=RUN_MS)
+    expect()(page.locator("button.train-button").first).to_be_enabled(timeout=RUN_MS)
 
 
 def legend(page):
@@ -87,7 +90,7 @@ def test_a_run_never_changes_the_baseline_or_the_shipped_weights(open_explorer):
     caption = page.locator(".ensemble-caption").first.inner_text()
     baseline = re.search(r"ideal devices \((\d+\.\d\d) %\)", caption).group(1)
     shipped = error_text(page)
-    run_and_stop(page, "software", 3)
+    run_and_stop(page, "software", 3, 1)
     expect()(page.locator(".weights-select select").first).to_have_value(re.compile("software, run 1"))
     expect()(page.locator(".ensemble-caption").first).to_contain_text(f"ideal devices ({baseline} %)")
     assert [name for name, _ in legend(page)] == ["software", "statistics_aware", "software, run 1"]
@@ -103,8 +106,8 @@ def test_a_run_never_changes_the_baseline_or_the_shipped_weights(open_explorer):
 
 def test_colours_stay_with_their_method_after_reruns(open_explorer):
     page = open_explorer()
-    run_and_stop(page, "statistics_aware", 3)
-    run_and_stop(page, "software", 4)
+    run_and_stop(page, "statistics_aware", 3, 1)
+    run_and_stop(page, "software", 4, 2)
     rows = legend(page)
     assert [n for n, _ in rows] == ["software", "statistics_aware", "statistics-aware, run 1", "software, run 2"]
     for name, color in rows:
