@@ -364,7 +364,7 @@ def _read_header(path, reader):
     if all(_is_number(h) for h in names):
         raise _error(path, "no header line (the first line holds numbers)",
                      f"add the header line {expected}", line=line)
-    for name in names:
+    for name in (n for n in names if n.startswith(("r_", "g_"))):
         problem = _unit_problem(name)
         if problem:
             raise _error(path, problem, "convert the values to ohm and name the columns "

@@ -154,9 +154,10 @@ def test_a_wide_header_answers_in_well_under_a_second(folder, n_columns):
                    ",".join(f"c{i}" for i in range(n_columns))):
         path = folder / f"wide{n_columns}.csv"
         path.write_text(header + "\n0,0,0,3000,8000\n")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         text = TALLY.rejects(lambda: mx.read_measurements(path), "column")
-        assert time.perf_counter() - start < 1.0
+        assert time.process_time() - cpu < 1.0  # CPU time: other jobs on the machine don't count
+        assert time.perf_counter() - start < 5.0
         assert len(text) < 600  # the message lists a few names, not 200,000
 
 
