@@ -335,7 +335,7 @@ class AppServer:
     def _child_env(self):
         env = {**os.environ, **self.env}
         if self.ip not in ("0.0.0.0", "::"):  # pre-heated kernels call back to the server here
-            env.setdefault("VOILA_APP_IP", self.ip)
+            env.setdefault("VOILA_APP_IP", f"[{self.ip}]" if ":" in self.ip else self.ip)
         return env
 
     def start(self, timeout_s=60.0):
@@ -417,7 +417,8 @@ def add_arguments(parser):
                         help="URL prefix of every page, e.g. /mtj/ behind a proxy (default /)")
     parser.add_argument("--preheat", type=int, default=0, metavar="N",
                         help="keep N kernels per app loaded and waiting, so the first N visitors "
-                             "get an app in ~2 s (default 0; each costs ~0.5 GiB)")
+                             "get an interactive app in seconds, not a cold start (default 0; each "
+                             "costs ~0.5 GiB; see docs/teaching.md)")
     parser.add_argument("--max-kernels", type=int, default=0, metavar="N",
                         help="at most N visitors' kernels at once; others get a 'server is full, "
                              "try again in a minute' page (HTTP 503) (default 0: no cap)")
