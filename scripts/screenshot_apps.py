@@ -70,6 +70,10 @@ def train(page, method, n_runs_after, run):
     from playwright.sync_api import expect
 
     page.locator(".train-method select").first.select_option(label={m: l for l, m in METHODS}[method])
+    # choosing a method loads its recipe's epochs: wait until that update is in (the note under
+    # the charts changes after it), or it would overwrite the 1 typed below
+    note = {"software": "Software:", "defect_aware": "Defect-aware:", "statistics_aware": "Statistics-aware:"}
+    expect(page.locator(".validation-note").first).to_contain_text(note[method])
     epochs = page.locator(".train-epochs input").first
     epochs.fill("1")
     epochs.press("Enter")

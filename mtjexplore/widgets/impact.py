@@ -60,7 +60,7 @@ class PaintImpact(widgets.VBox):
         self._x_axis = Axis(scale=self._x, label="change since load", tick_values=[0, 1], tick_format="d")
         self.history_figure = add_classes(Figure(
             marks=[self._line], axes=[self._x_axis, Axis(scale=self._y, side="left", label="error (%)",
-                                                         num_ticks=3, tick_format=".1f")],
+                                                         num_ticks=3, tick_format=".2f")],
             fig_margin={"top": 8, "bottom": 34, "left": 50, "right": 8}, animation_duration=0,
             layout=widgets.Layout(width="100%", max_width="480px", height="150px")), "error-history")
         self.summary = add_classes(widgets.HTML(), "flipped-summary")
