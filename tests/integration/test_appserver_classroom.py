@@ -19,7 +19,8 @@ import pytest
 from mtjexplore.appserver import AppServer, port_in_use
 
 PROBE = "print('probe page', 6 * 7)"
-WAIT = "from voila.utils import wait_for_request\nwait_for_request()"
+WAIT = ("from voila.utils import wait_for_request\nwait_for_request()\n"
+        "import os\nprint('query', os.environ.get('QUERY_STRING'))")
 
 
 @pytest.fixture
@@ -158,8 +159,9 @@ def test_preheated_kernels_serve_visitors_and_do_not_count_against_the_cap(serve
     server = serve(preheat=1, max_kernels=1, log_level="INFO")
     filled = "Kernel pool of probe.ipynb is filled with 1 kernel(s)"
     wait_for(lambda: server.log_path.read_text().count(filled) == 1, 60, "the pre-heated kernel")
-    status, _, page = request(server, app_path(server))
+    status, _, page = request(server, app_path(server) + "?die=7")
     assert status == 200 and "probe page 42" in page
+    assert "query die=7" in page, "the visitor's query string must reach the pre-heated kernel"
     assert "Using pre-heated kernel" in server.log_path.read_text()
     wait_for(lambda: server.log_path.read_text().count(filled) == 2, 60, "the pool to refill")
     assert len(kernels(server)) == 2, "one visitor's kernel and one spare"
