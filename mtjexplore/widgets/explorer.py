@@ -167,6 +167,8 @@ class Explorer(StatefulApp, widgets.VBox):
         self._build()
         self._wire()
         self._evaluate_all_on_ensemble()
+        if self._results is not None:
+            self.ensemble_view.select(int(self.die_select.value))  # the caption names the die shown
         self._use_weights(next(iter(self.runs.names), None))
         self.update_link()
 
@@ -376,8 +378,8 @@ class Explorer(StatefulApp, widgets.VBox):
             self.error_label.value = (f"Test error of <b>{html.escape(str(self.weights_select.value))}</b> "
                                       f"weights on this die (10,000 test images): "
                                       f"<b class='error-value'>{100 * error:.2f} %</b>")
-            if not rebased:
-                self.impact.show(error, predictions)
+            if not rebased or die is not self._reference_die:
+                self.impact.show(error, predictions)  # after new weights too, if the die is painted
         self.neuron.update(self.current_weights, die)
         self.update_link()
 

@@ -169,7 +169,7 @@ def legend_html(names, numbered=True):
         color = method_color(name)
         number = f"<b>{k}</b> " if numbered else ""
         rows.append(f"<div class='legend-row' data-color='{color}' title='{html.escape(name)}' "
-                    "style='white-space:nowrap;overflow:hidden;text-overflow:ellipsis'>"
+                    "style='line-height:1.3;margin-bottom:3px'>"
                     f"{number}<span style='display:inline-block;width:11px;height:11px;"
                     f"background:{color};margin:0 4px;vertical-align:middle'></span>"
                     f"{html.escape(name)}</div>")

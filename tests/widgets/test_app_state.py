@@ -48,6 +48,9 @@ def test_a_defect_aware_run_is_named_after_its_die_and_paint(explorer):
     _train(explorer.training, "defect_aware")
     name = "defect-aware, die 2, painted (3 shorts), run 1"
     assert explorer.weights_select.value == name and name in explorer.ensemble_view.methods
+    # the new weights are compared on the die as loaded, and the paint still counts
+    assert explorer.impact.delta == pytest.approx(explorer.current_error - explorer.impact.errors[0])
+    assert "Δ" in explorer.impact.delta_label.value and explorer.ensemble_view.selected_die == 2
     assert not explorer.remove_button.disabled
     explorer.remove_run(name)
     assert explorer.ensemble_view.methods == ["software"] and explorer.weights_select.value == "software"
