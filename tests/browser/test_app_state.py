@@ -152,7 +152,7 @@ def test_a_link_opens_exactly_its_state_and_copy_link_puts_it_in_the_address_bar
 
 
 def test_a_malformed_link_opens_the_default_state_with_a_note(open_explorer):
-    page = open_explorer("?die=999&short=oops")
+    page = open_explorer("?die=999&short=50.100")
     expect()(page.locator(".state-note").first).to_contain_text("die=999 is not one of the ensemble's die ids")
     expect()(page.locator(".state-note").first).to_contain_text("the default state is shown instead")
     expect()(page.locator(".defect-counts").first).to_contain_text("die 0:")
