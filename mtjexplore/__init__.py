@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 from .config import CrossbarConfig, DeviceParams, paper_config, paper_device
 from .die import (DEFECT_CODES, DEFECT_KINDS, ClassifyThresholds, classify_defects, defect_counts,
                   ideal_die, set_defects)
-from .errors import MTJExploreError, NotFittedError, ParameterError, DataFileError
+from .errors import (DataFileError, FileExistsRefusedError, FileWriteError, MTJExploreError, NotFittedError,
+                     ParameterError)
 from .floorplan import Floorplan
 from .statistics import DefectStatistics, sample_dies
 from .datasets import ImageData, load_mnist, read_idx
