@@ -54,13 +54,14 @@ STUDY_NOTE = (
     "defect-aware, the die they were trained for. Errors: all 10,000 MNIST test images.")
 
 
-def _curve_figure(title, x_label, y_label, css_class):
-    x, y = LinearScale(), LinearScale(min=0.0)
+def _curve_figure(title, x_label, y_label, css_class, y_max=None):
+    x, y = LinearScale(), LinearScale(min=0.0, max=y_max, allow_padding=False)
     lines = Lines(x=[0.0], y=[0.0], scales={"x": x, "y": y}, stroke_width=2)
     figure = add_classes(Figure(
         marks=[lines], title=title, animation_duration=0,
         axes=[Axis(scale=x, label=x_label, num_ticks=5, tick_format=".0f"),
-              Axis(scale=y, side="left", label=y_label, num_ticks=5, tick_format=".0f")],
+              Axis(scale=y, side="left", label=y_label, num_ticks=5, tick_format=".0f",
+                   tick_values=None if y_max is None else [0, 25, 50, 75, 100])],
         fig_margin={"top": 40, "bottom": 44, "left": 56, "right": 12},
         layout=widgets.Layout(width="100%", min_width="300px", max_width="520px", height="300px",
                               flex="1 1 300px")), css_class)
@@ -139,7 +140,7 @@ class StudyApp(StatefulApp, widgets.VBox):
         self.message = widgets.HTML()
         self.yield_figure, self.yield_line = _curve_figure(
             f"Yield curve ({self.ensemble.sizes['die']} dies)", "error spec (%)", "dies within spec (%)",
-            "yield-curve")
+            "yield-curve", y_max=100.0)
         n_samples = self.study.sizes.get("sample", 0)
         self.sens_figure, self.sens_line = _curve_figure(
             f"Sensitivity: {n_samples} freshly sampled dies", "error on the die (%)", "dies (%)",
