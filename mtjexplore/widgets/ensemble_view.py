@@ -75,7 +75,8 @@ class EnsembleView(widgets.VBox):
     selected_die : int or None
         The selected die id (a traitlet: ``view.observe(f, "selected_die")`` works too).
     spec : ipywidgets.FloatSlider
-        The error spec of the yield plot, percent.
+        The error spec of the yield plot, percent: the baseline + 2 points when a baseline is
+        given (the paper's criterion), else 15.
 
     Examples
     --------
@@ -98,6 +99,8 @@ class EnsembleView(widgets.VBox):
         self._select_callbacks = []
         self._baseline = baseline
         self._build()
+        if self._baseline is not None:  # the paper's criterion: within 2 points of the baseline
+            self.spec.value = round(100 * float(self._baseline) + 2.0, 1)
         self.results = results
 
     # ------------------------------------------------------------------ building
@@ -256,6 +259,8 @@ class EnsembleView(widgets.VBox):
                 self._baseline_line.labels = [f"software baseline {100 * baseline:.1f} %"]
             self.figure.marks = [self._boxes, self._baseline_line, *strips, self._highlight]
         self._draw_highlight()
+        if self.selected_die is not None:  # new rows: the caption lists every method's error
+            self.selected_label.value = f"Selected: <b>{self._describe(self.selected_die)}</b>"
         self._update_yield()
         self.legend.value = "<b>Methods</b>" + legend_html(methods)
         line = ("" if baseline is None else

@@ -10,9 +10,10 @@ Examples
 --------
 >>> from mtjexplore import paper_config, sample_dies
 >>> ens = sample_dies(paper_config(), 3, seed=0)
->>> die, note = preset_die("output_short", ens.isel(die=0), ens)
->>> int((die.defect.values == 1).sum()), note.split(":")[0]
-(1, 'One short in the output layer')
+>>> loaded = ens.isel(die=0)
+>>> die, note = preset_die("output_short", loaded, ens)
+>>> int((die.defect.values == 1).sum() - (loaded.defect.values == 1).sum()), note.split(":")[0]
+(1, 'One short added in the output layer')
 """
 
 from __future__ import annotations
