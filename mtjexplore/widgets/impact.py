@@ -124,6 +124,11 @@ class PaintImpact(widgets.VBox):
             self._line.y = 100 * np.asarray(self.errors, dtype=float)
         self._x.max = top
         self._x_axis.tick_values = integer_ticks(0, top)
+        if n:  # at least ±0.05 points around the values, so the 0.01 % ticks never repeat
+            low, high = 100 * min(self.errors), 100 * max(self.errors)
+            pad = max(0.05, 0.1 * (high - low))
+            with self._y.hold_sync():
+                self._y.min, self._y.max = low - pad, high + pad
 
     def _show_digits(self, predictions, indices, flipped):
         base = self._base_predictions
