@@ -1,5 +1,5 @@
 """The app pages in Chromium as a class uses them: nothing fetched from outside the server, and a
-reload (or a closed tab) shuts the old kernel down instead of leaving it to the culler."""
+reload or leaving the page shuts the old kernel down instead of leaving it to the culler."""
 
 from __future__ import annotations
 
@@ -69,6 +69,19 @@ def test_a_reload_shuts_the_old_kernel_down(app_page, voila_server):
     wait_for(lambda: kernel_status(voila_server, old) == 404, 30, f"kernel {old} of the reloaded page to end")
     log = voila_server.log_path.read_text()
     assert "'_xsrf' argument missing" not in log
+
+
+def test_leaving_the_page_shuts_its_kernel_down(app_page, voila_server):
+    # Navigating away unloads the page as closing its tab does. (Playwright's page.close() drops
+    # the page's shutdown beacon in headless Chromium, so a tab close itself is not testable here;
+    # the culler ends such kernels after --cull-idle-timeout.)
+    app_page.goto(voila_server.app_url("explorer"), timeout=90_000)
+    expect()(app_page.locator(READY["explorer"]).first).to_have_text(re.compile(r"^\d+\.\d\d %$"),
+                                                                     timeout=90_000)
+    kid = kernel_id(app_page)
+    assert kernel_status(voila_server, kid) == 200
+    app_page.goto("about:blank")
+    wait_for(lambda: kernel_status(voila_server, kid) == 404, 30, f"kernel {kid} of the left page to end")
 
 
 @pytest.fixture
