@@ -439,7 +439,7 @@ def add_arguments(parser):
 
 def run(args):
     """Serve the apps until Ctrl+C (or SIGTERM); returns the exit code."""
-    from .cli import require
+    from .errors import require
 
     require(APP_MODULES, "Voilà and the widget libraries", "apps")
     app_path(args.name)

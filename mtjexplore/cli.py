@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import re
 import sys
 
-from .errors import MTJExploreError
+from .errors import MissingDependencyError, MTJExploreError, require  # noqa: F401 - re-exported
 
 COMMANDS = {
     "demo": ("mtjexplore.demo", "train, map onto sampled dies and print the table (headless)"),
@@ -21,34 +20,6 @@ COMMANDS = {
     "reproduce": ("mtjexplore.reproduce", "reproduce the 36-die study headlessly"),
     "sweep": ("mtjexplore.sweep", "run a parameter sweep on Dask"),
 }
-
-
-class MissingDependencyError(MTJExploreError, ImportError):
-    """An optional dependency is not installed; the message names the extra that brings it."""
-
-
-def require(modules, what, extra):
-    """Raise :class:`MissingDependencyError` unless every module in ``modules`` can be imported.
-
-    Parameters
-    ----------
-    modules : sequence of str
-        Top-level module names, e.g. ``("dask", "distributed")``.
-    what : str
-        What needs them, for the message, e.g. ``"Dask"``.
-    extra : str
-        The extra of ``mtjexplore`` that installs them, e.g. ``"dask"``.
-
-    Examples
-    --------
-    >>> require(["json"], "JSON", "none")
-    >>> require(["no_such_module_xyz"], "Xyz", "xyz")
-    Traceback (most recent call last):
-    ...
-    mtjexplore.cli.MissingDependencyError: needs Xyz: pip install "mtjexplore[xyz]"
-    """
-    if any(importlib.util.find_spec(m) is None for m in modules):
-        raise MissingDependencyError(f'needs {what}: pip install "mtjexplore[{extra}]"')
 
 
 def plain_text(text):

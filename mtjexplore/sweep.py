@@ -627,7 +627,7 @@ def grid_from_args(args):
 def run(args):
     """Run ``mtjexplore sweep``; print where the merged results are and the mean error table."""
     if args.scheduler != "serial":
-        from .cli import require
+        from .errors import require
 
         require(("dask", "distributed"), "Dask", "dask")
     grid = grid_from_args(args)

@@ -5,8 +5,7 @@ import sys
 import pytest
 
 from mtjexplore import cli
-from mtjexplore.cli import MissingDependencyError
-from mtjexplore.errors import MTJExploreError
+from mtjexplore.errors import MissingDependencyError, MTJExploreError, require
 
 
 def test_every_subcommand_is_registered():
@@ -42,7 +41,7 @@ def test_plain_text_strips_roles_and_double_backticks():
 
 def test_a_missing_extra_is_an_import_error_and_an_mtjexplore_error():
     with pytest.raises(MissingDependencyError) as info:
-        cli.require(["json", "no_such_module_for_mtjexplore"], "Thing", "thing")
+        require(["json", "no_such_module_for_mtjexplore"], "Thing", "thing")
     assert isinstance(info.value, ImportError) and isinstance(info.value, MTJExploreError)
     assert str(info.value) == 'needs Thing: pip install "mtjexplore[thing]"'
 
