@@ -4,6 +4,7 @@
 #                               figures, weights, statistics)
 #   2. mtjexplore/data/app_weights.nc   the apps' weights and results, copied from that study
 #   3. docs/results/short_strength/     every method against the read-path resistance
+#   4. docs/results/defect_aware_fresh/ defect-aware on 100 fresh and 100 double-density dies
 # Same seeds, same numbers (one torch thread everywhere: reproducible, and fastest on a shared 2-core machine).
 # Usage: scripts/regenerate_results.sh [PYTHON]   (default: python on PATH)
 set -euo pipefail
@@ -25,3 +26,4 @@ trap 'rm -rf "$TMP"' EXIT
     --r-series 1800 --seeds 1 2 --methods statistics_aware statistics_aware_remapped
 "$PY" scripts/short_strength.py --out docs/results/short_strength --overwrite \
     --merge study:docs/results "$TMP/grid/results.nc" "$TMP/seeds/results.nc"
+"$PY" scripts/defect_aware_fresh.py --n 100 --out docs/results/defect_aware_fresh
