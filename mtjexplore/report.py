@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .methods import method_color
+
 METHOD_LABELS = {
     "software": "software weights, unaware",
     "defect_aware": "defect-aware (per die)",
@@ -274,7 +276,7 @@ def plot_error_per_die(results, ax=None):
     x = np.arange(order.size)
     for method in results.method.values:
         ax.plot(x, 100 * _pick(results.error, method).values[order], _MARKERS.get(str(method), "o"),
-                ms=5, alpha=0.8, label=_label(method))
+                color=method_color(method), ms=5, alpha=0.8, label=_label(method))
     _baseline_lines(ax, results)
     ax.set_xticks(x, [f"{int(results.die[i])}\n{int(results.n_defects[i])}" for i in order], fontsize=6)
     ax.set(xlabel="die (id / defects), by number of defects", ylabel="test error (%)",
@@ -288,9 +290,9 @@ def plot_error_vs_defects(results, ax=None):
     ax = _axes(ax)
     n = results.n_defects.values
     out_short = results.n_short_layer2.values > 0 if "n_short_layer2" in results.coords else np.zeros(n.size, bool)
-    for i, method in enumerate(results.method.values):
+    for method in results.method.values:
         err = 100 * _pick(results.error, method).values
-        color = f"C{i}"
+        color = method_color(method)
         ax.scatter(n[~out_short], err[~out_short], marker=_MARKERS.get(str(method), "o"), color=color,
                    s=22, label=_label(method))
         ax.scatter(n[out_short], err[out_short], marker=_MARKERS.get(str(method), "o"),
@@ -309,8 +311,7 @@ def plot_sensitivity(results, ax=None):
     values = 100 * sens.values[np.isfinite(sens.values)]
     bins = np.linspace(values.min(), values.max(), 31) if values.size else 10
     for method in sens.method.values:
-        i = list(results.method.values).index(method)
-        ax.hist(100 * _pick(sens, method).values, bins=bins, alpha=0.5, color=f"C{i}",
+        ax.hist(100 * _pick(sens, method).values, bins=bins, alpha=0.5, color=method_color(method),
                 label=f"{_label(method)} (mean {100 * float(_pick(sens, method).mean()):.1f} %)")
     _baseline_lines(ax, results, horizontal=False)
     ax.set(xlabel="test error (%)", ylabel="sampled dies",
@@ -324,9 +325,10 @@ def plot_yield(results, ax=None):
     ax = _axes(ax)
     err = 100 * results.error.values
     grid = np.linspace(np.nanmin(err) - 0.5, np.nanmax(err) + 0.5, 400)
-    for i, method in enumerate(results.method.values):
+    for method in results.method.values:
         e = np.sort(100 * _pick(results.error, method).values)
-        ax.plot(grid, (e[None, :] <= grid[:, None]).mean(1), color=f"C{i}", label=_label(method))
+        ax.plot(grid, (e[None, :] <= grid[:, None]).mean(1), color=method_color(method),
+                label=_label(method))
     _baseline_lines(ax, results, horizontal=False)
     ax.set(xlabel="error threshold (%)", ylabel="fraction of dies at or below",
            title="Die yield", ylim=(0, 1.02))

@@ -19,37 +19,13 @@ from __future__ import annotations
 import html
 
 from ..errors import ParameterError
+from ..methods import METHOD_COLORS, OTHER_COLOR, method_color, method_of  # noqa: F401 - re-exported
 
-#: Colour of each training method (keyed by method name; a run has its method's colour).
-METHOD_COLORS = {
-    "software": "#7f7f7f",          # grey: the baseline
-    "defect_aware": "#9467bd",      # purple
-    "statistics_aware": "#2ca02c",  # green
-    "remap": "#8c564b",             # brown
-}
-#: Colour of weights whose method is not one of the above.
-OTHER_COLOR = "#17becf"
 #: How a method is written for people.
 METHOD_LABELS = {"software": "software", "defect_aware": "defect-aware",
                  "statistics_aware": "statistics-aware", "remap": "remapped"}
 _PLURAL = {"short": "shorts", "open": "opens", "stuck_p": "stuck-P", "stuck_ap": "stuck-AP",
            "ok": "erased"}
-
-
-def method_of(name):
-    """The method a weights name belongs to (``"defect-aware, die 7"`` -> ``"defect_aware"``)."""
-    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
-    for method in METHOD_COLORS:
-        if key.startswith(method):
-            return method
-    if key.startswith("remapped"):
-        return "remap"
-    return None
-
-
-def method_color(name):
-    """The colour of a method or of a run of it (:data:`METHOD_COLORS`; else :data:`OTHER_COLOR`)."""
-    return METHOD_COLORS.get(method_of(name), OTHER_COLOR)
 
 
 def run_name(method, *, die=None, painted=None, index=None):
