@@ -15,6 +15,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from mtjexplore.errors import MTJExploreError
 
 
@@ -67,3 +69,21 @@ class Tally:
             Path(folder).mkdir(parents=True, exist_ok=True)
             (Path(folder) / f"{self.suite}.json").write_text(json.dumps(counts))
         return counts
+
+
+def hypothesis_settings(max_examples):
+    """The suites' hypothesis settings: derandomized (same cases every run), no deadline."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=max_examples, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def report_fixture(tally):
+    """A module-scoped autouse fixture that reports ``tally`` after the module's tests."""
+    @pytest.fixture(scope="module", autouse=True)
+    def _report():
+        yield
+        tally.report()
+
+    return _report

@@ -16,7 +16,7 @@ import pytest
 
 import mtjexplore as mx
 from mtjexplore.measurements import write_measurements_csv
-from tests._hostile import Tally
+from tests._hostile import Tally, report_fixture
 
 TALLY = Tally("import-limits")
 MB = 1 << 20
@@ -53,10 +53,7 @@ for case in cases:
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    TALLY.report()
+_report = report_fixture(TALLY)
 
 
 def run_limited(cases, timeout=240):

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests._hostile import Tally
+from tests._hostile import Tally, report_fixture
 
 TALLY = Tally("save-kill")
 
@@ -130,10 +130,7 @@ print(json.dumps(rounds))
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    TALLY.report()
+_report = report_fixture(TALLY)
 
 
 def test_kill_9_during_saves_leaves_the_destination_absent_or_complete(tmp_path):

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import mtjexplore as mx
@@ -21,18 +21,14 @@ from mtjexplore import _files
 from mtjexplore.datasets import read_idx
 from mtjexplore.measurements import min_resistance, write_measurements_csv
 from mtjexplore.statistics import DefectStatistics, load_statistics
-from tests._hostile import Tally
+from tests._hostile import Tally, hypothesis_settings, report_fixture
 
 CONFIG = mx.paper_config()
 TALLY = Tally("import")
-HYPO = settings(max_examples=25, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HYPO = hypothesis_settings(25)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    TALLY.report()
+_report = report_fixture(TALLY)
 
 
 @pytest.fixture(scope="module")

@@ -12,23 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import mtjexplore as mx
 from mtjexplore import io as mio
 from mtjexplore.errors import FileExistsRefusedError, FileWriteError, ParameterError
-from tests._hostile import Tally
+from tests._hostile import Tally, hypothesis_settings, report_fixture
 
 TALLY = Tally("save-load")
-HYPO = settings(max_examples=30, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HYPO = hypothesis_settings(30)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    TALLY.report()
+_report = report_fixture(TALLY)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import os
 
 import pytest
 import xarray as xr
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import mtjexplore as mx
@@ -14,19 +14,15 @@ from mtjexplore import io as mio
 from mtjexplore import sweep
 from mtjexplore.errors import DataFileError
 from mtjexplore.reference import reference_statistics
-from tests._hostile import Tally
+from tests._hostile import Tally, hypothesis_settings, report_fixture
 
 TALLY = Tally("sweep")
 GRID = sweep.SweepGrid(methods=("software", "defect_aware"), densities=(1.0, 2.0), seeds=(0,),
                        dies=(0, 1), n_train=500, n_test=200, max_epochs=1)
-HYPO = settings(max_examples=30, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+HYPO = hypothesis_settings(30)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    TALLY.report()
+_report = report_fixture(TALLY)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 pytest.importorskip("ipywidgets")
@@ -16,19 +16,15 @@ from mtjexplore.errors import ParameterError  # noqa: E402
 from mtjexplore.widgets.explorer import _die_id  # noqa: E402
 from mtjexplore.widgets.painter import CrossbarPainter  # noqa: E402
 from mtjexplore.widgets.training_panel import TrainingPanel  # noqa: E402
-from tests._hostile import Tally  # noqa: E402
+from tests._hostile import Tally, hypothesis_settings, report_fixture  # noqa: E402
 
 TALLY = Tally("widgets")
 CONFIG = mx.paper_config()
 N_ROWS, N_COLS = CONFIG.floorplan.shape
-HYPO = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HYPO = hypothesis_settings(150)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    TALLY.report()
+_report = report_fixture(TALLY)
 
 
 @pytest.fixture(scope="module")
