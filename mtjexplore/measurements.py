@@ -78,7 +78,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from . import _files
 from .config import CrossbarConfig, paper_config
@@ -517,7 +516,6 @@ def _config_text(config):
 def _csv_maps(path, t, config):
     """Check that every device appears exactly once per die; return ids and r maps."""
     n_rows, n_cols = config.floorplan.shape
-    present = config.floorplan.present
     ids, die_index = np.unique(t["die"], return_inverse=True)
     key = (die_index * n_rows + t["row"]) * n_cols + t["col"]
     order = np.argsort(key, kind="stable")

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-N_ROWS, N_COLS = 101, 200
-MARGIN = {"top": 28, "bottom": 36, "left": 48, "right": 12}   # the painter figure's fig_margin
+from tests.browser._page import cell_center, defective_count, expect
+
 RUN_MS = 240_000                  # first step in a fresh kernel + evaluation on 36 dies
 COLORS = {"software": "#7f7f7f", "defect_aware": "#9467bd", "statistics_aware": "#2ca02c"}
 METHOD_LABELS = {"software": "software (ideal devices)", "statistics_aware": "statistics-aware (sampled dies)",
@@ -25,33 +25,12 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1366, "height": 768}}
 
 
-def expect():
-    from playwright.sync_api import expect as _expect
-
-    return _expect
-
-
-def defective_count(page):
-    text = page.locator(".defect-counts").first.inner_text()
-    return int(re.search(r"(\d+) defective of", text).group(1))
-
-
 def error_text(page):
     return page.locator(".current-error .error-value").first.inner_text()
 
 
 def state_href(page):
     return page.locator(".share-link a.state-link").first.get_attribute("href")
-
-
-def cell_center(page, row, col):
-    figure = page.locator(".crossbar-figure").first
-    figure.scroll_into_view_if_needed()
-    box = figure.bounding_box()
-    width = box["width"] - MARGIN["left"] - MARGIN["right"]
-    height = box["height"] - MARGIN["top"] - MARGIN["bottom"]
-    return (box["x"] + MARGIN["left"] + (col + 0.5) * width / N_COLS,
-            box["y"] + MARGIN["top"] + (row + 0.5) * height / N_ROWS)
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-N_ROWS, N_COLS = 101, 200          # the paper die's physical array
+from tests.browser._page import cell_center, defective_count, expect
+
 STEP_MS = 60_000                   # first training step in a fresh kernel
-MARGIN = {"top": 28, "bottom": 36, "left": 48, "right": 12}   # the painter figure's fig_margin
 
 
 @pytest.fixture(scope="session")
@@ -20,32 +20,10 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1600, "height": 1200}}
 
 
-def expect():
-    from playwright.sync_api import expect as _expect
-
-    return _expect
-
-
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 except ImportError:  # the fixtures skip (or fail) with the reason
     PlaywrightTimeoutError = TimeoutError
-
-
-def cell_center(page, row, col):
-    """Page coordinates of the centre of cell (row, col) of the crossbar figure."""
-    figure = page.locator(".crossbar-figure").first
-    figure.scroll_into_view_if_needed()
-    box = figure.bounding_box()
-    width = box["width"] - MARGIN["left"] - MARGIN["right"]
-    height = box["height"] - MARGIN["top"] - MARGIN["bottom"]
-    return (box["x"] + MARGIN["left"] + (col + 0.5) * width / N_COLS,
-            box["y"] + MARGIN["top"] + (row + 0.5) * height / N_ROWS)
-
-
-def defective_count(page):
-    text = page.locator(".defect-counts").first.inner_text()
-    return int(re.search(r"(\d+) defective of", text).group(1))
 
 
 def error_text(page):

@@ -12,8 +12,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from tests._hostile import Tally, report_fixture
 
 TALLY = Tally("save-kill")

@@ -70,7 +70,7 @@ def test_batched_evaluation_matches_per_die_reference(quick_weights, mnist_small
     ens = mx.sample_dies(mx.paper_config(), 5, seed=2)
     res = mx.evaluate(quick_weights, ens, test, chunk_size=2)
     w1, w2, theta, _ = weights_tensors(quick_weights)
-    x, y = torch.tensor(test.x), torch.tensor(test.y)
+    x = torch.tensor(test.x)
     for k in range(5):
         from mtjexplore.network import die_coefficients
         c = die_coefficients(ens.isel(die=k))

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 import mtjexplore as mx
 from mtjexplore import io as mio
 from mtjexplore import sweep
-from mtjexplore.errors import DataFileError
 from mtjexplore.reference import reference_statistics
 from tests._hostile import Tally, hypothesis_settings, report_fixture
 
