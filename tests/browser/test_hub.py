@@ -4,6 +4,8 @@ explorer, paints a different device, and sees only their own die; another's URL 
 Needs ``jupyterhub`` and ``jupyterhub-idle-culler`` (PyPI), ``configurable-http-proxy`` (npm:
 ``npm install`` in ``deploy/jupyterhub/``, or on PATH, or ``MTJ_HUB_CHP``) and Chromium. Without
 them the test skips with the reason, unless ``MTJEXPLORE_REQUIRE_HUB=1``, where it fails.
+Chromium comes from pytest-playwright's ``browser`` fixture (launched as ``conftest.py`` says), so
+this test shares the worker's one Playwright instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -24,17 +26,12 @@ from pathlib import Path
 import pytest
 
 from mtjexplore.appserver import free_port
+from tests.browser._page import cell_center, defective_count
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
-CHROMIUM = os.environ.get("MTJEXPLORE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                  "--disable-dev-shm-usage"]
 STUDENTS = {"ada": (20, 30), "grace": (40, 60), "alan": (80, 150)}   # the device each one paints
 PASSWORD = "class-password-for-tests"
-N_ROWS, N_COLS = 101, 200
-MARGIN = {"top": 28, "bottom": 36, "left": 48, "right": 12}   # the painter figure's fig_margin
 APP_MS = 180_000   # three cold kernels on a shared 2-core machine
 
 
@@ -50,8 +47,6 @@ def _require_hub():
     problems = [f"pip install {' '.join(missing)}"] if missing else []
     if not _chp():
         problems.append("configurable-http-proxy not found (npm install in deploy/jupyterhub/)")
-    if not Path(CHROMIUM).is_file():
-        problems.append(f"no Chromium at {CHROMIUM}")
     if problems:
         reason = "the JupyterHub test needs: " + "; ".join(problems)
         if os.environ.get("MTJEXPLORE_REQUIRE_HUB") == "1":
@@ -120,19 +115,6 @@ def _stop(proc):
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _cell_center(page, row, col):
-    box = page.locator(".crossbar-figure").first.bounding_box()
-    width = box["width"] - MARGIN["left"] - MARGIN["right"]
-    height = box["height"] - MARGIN["top"] - MARGIN["bottom"]
-    return (box["x"] + MARGIN["left"] + (col + 0.5) * width / N_COLS,
-            box["y"] + MARGIN["top"] + (row + 0.5) * height / N_ROWS)
-
-
-def _defective(page):
-    text = page.locator(".defect-counts").first.inner_text()
-    return int(re.search(r"(\d+) defective of", text).group(1))
-
-
 def _log_in(browser, base, name):
     from playwright.sync_api import expect
 
@@ -149,32 +131,31 @@ def _log_in(browser, base, name):
     return page
 
 
-def test_three_students_each_get_their_own_explorer(hub):
-    from playwright.sync_api import expect, sync_playwright
+def test_three_students_each_get_their_own_explorer(hub, browser):
+    from playwright.sync_api import expect
 
     base, log = hub
     expect.set_options(timeout=APP_MS)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        pages = {name: _log_in(browser, base, name) for name in STUDENTS}  # all three servers start
-        for page in pages.values():
-            expect(page.locator(".current-error .error-value").first).to_have_text(re.compile(r"^\d+\.\d\d %$"))
-        before = {name: _defective(page) for name, page in pages.items()}
-        assert len(set(before.values())) == 1, "every student starts from the same die 0"
-        for name, (row, col) in STUDENTS.items():
-            pages[name].mouse.click(*_cell_center(pages[name], row, col))
-            expect(pages[name].locator(".paint-status")).to_contain_text(
-                f"painted short on 1 device(s), last at row {row}, col {col}")
-        for name, page in pages.items():
-            row, col = STUDENTS[name]
-            expect(page.locator(".defect-counts")).to_contain_text(f"{before[name] + 1} defective of")
-            expect(page.locator(".paint-status")).to_contain_text(f"last at row {row}, col {col}")
-        for name, page in pages.items():
-            outside = [u for u in page.requested if urllib.parse.urlsplit(u).scheme not in ("blob", "data")
-                       and urllib.parse.urlsplit(u).hostname != "127.0.0.1"]
-            assert outside == [], f"{name}'s page requested {outside}"
-        ada = pages["ada"]
-        response = ada.goto(f"{base}/user/grace/voila/render/explorer.ipynb", timeout=60_000)
-        assert response.status == 403, "a student must not reach another student's server"
-        browser.close()
+    pages = {name: _log_in(browser, base, name) for name in STUDENTS}  # all three servers start
+    for page in pages.values():
+        expect(page.locator(".current-error .error-value").first).to_have_text(re.compile(r"^\d+\.\d\d %$"))
+    before = {name: defective_count(page) for name, page in pages.items()}
+    assert len(set(before.values())) == 1, "every student starts from the same die 0"
+    for name, (row, col) in STUDENTS.items():
+        pages[name].mouse.click(*cell_center(pages[name], row, col))
+        expect(pages[name].locator(".paint-status")).to_contain_text(
+            f"painted short on 1 device(s), last at row {row}, col {col}")
+    for name, page in pages.items():
+        row, col = STUDENTS[name]
+        expect(page.locator(".defect-counts")).to_contain_text(f"{before[name] + 1} defective of")
+        expect(page.locator(".paint-status")).to_contain_text(f"last at row {row}, col {col}")
+    for name, page in pages.items():
+        outside = [u for u in page.requested if urllib.parse.urlsplit(u).scheme not in ("blob", "data")
+                   and urllib.parse.urlsplit(u).hostname != "127.0.0.1"]
+        assert outside == [], f"{name}'s page requested {outside}"
+    ada = pages["ada"]
+    response = ada.goto(f"{base}/user/grace/voila/render/explorer.ipynb", timeout=60_000)
+    assert response.status == 403, "a student must not reach another student's server"
+    for page in pages.values():
+        page.context.close()
     assert "Traceback" not in log.read_text()
