@@ -29,8 +29,9 @@ def error_text(page):
     return page.locator(".current-error .error-value").first.inner_text()
 
 
-def state_href(page):
-    return page.locator(".share-link a.state-link").first.get_attribute("href")
+def expect_link(page, href):
+    """The page's shareable link becomes ``href`` (it updates after the view it describes)."""
+    expect()(page.locator(".share-link a.state-link").first).to_have_attribute("href", href)
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_a_link_opens_exactly_its_state_and_copy_link_puts_it_in_the_address_bar
     expect()(page.locator(".defect-counts").first).to_contain_text(f"{n_defective} defective of 20000")
     expect()(page.locator(".current-error .error-value").first).to_have_text(f"{100 * error:.2f} %")
     expect()(page.locator(".scenario-note").first).to_contain_text("1 % of this die")
-    assert state_href(page) == canonical
+    expect_link(page, canonical)
     expect()(page.locator(".state-note")).to_have_text("")
     page.locator("button.copy-link").first.click()
     expect()(page).to_have_url(re.compile(re.escape(canonical) + "$"))
@@ -135,7 +136,7 @@ def test_a_malformed_link_opens_the_default_state_with_a_note(open_explorer):
     expect()(page.locator(".state-note").first).to_contain_text("die=999 is not one of the ensemble's die ids")
     expect()(page.locator(".state-note").first).to_contain_text("the default state is shown instead")
     expect()(page.locator(".defect-counts").first).to_contain_text("die 0:")
-    assert state_href(page) == "?die=0"
+    expect_link(page, "?die=0")
     assert "Traceback" not in page.content()
 
 
@@ -150,11 +151,11 @@ def test_a_preset_is_one_click_and_reset_returns_to_the_loaded_state(open_explor
     x, y = cell_center(page, 50, 100)
     page.mouse.click(x, y)
     expect()(page.locator(".defect-counts").first).to_contain_text(f"{loaded + 2} defective of")
-    assert state_href(page) == "?die=0&preset=output_short&short=50.100"
+    expect_link(page, "?die=0&preset=output_short&short=50.100")
     page.locator("button.reset-button").first.click()
     expect()(page.locator(".defect-counts").first).to_contain_text(f"die 0: {loaded} defective of")
     expect()(page.locator(".current-error .error-value").first).to_have_text(loaded_error)
-    expect()(page.locator(".share-link a.state-link").first).to_have_attribute("href", "?die=0")
+    expect_link(page, "?die=0")
 
 
 def test_the_ensemble_app_opens_a_linked_die_in_its_read_only_map(open_app):
@@ -163,4 +164,4 @@ def test_the_ensemble_app_opens_a_linked_die_in_its_read_only_map(open_app):
     expect()(page.locator(".defect-counts").first).to_contain_text("die 5:")
     expect()(page.locator(".train-method select").first).to_have_value(re.compile("defect-aware"))
     assert page.locator(".painter-readonly .paint-palette").count() == 0, "the study's map is read-only"
-    assert state_href(page) == "?die=5&method=defect_aware"
+    expect_link(page, "?die=5&method=defect_aware")
