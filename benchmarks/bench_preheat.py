@@ -41,7 +41,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mtjexplore.appserver import AppServer, available_apps  # noqa: E402
+from mtjexplore.serve.appserver import AppServer, available_apps  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "preheat.json"
 CHROMIUM = "/usr/bin/chromium"

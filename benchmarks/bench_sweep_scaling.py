@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mtjexplore.sweep import SweepGrid, _data, cells_folder, run_sweep
+from mtjexplore.study.sweep import SweepGrid, _data, cells_folder, run_sweep
 
 OUT = Path(__file__).parent / "results" / "sweep_scaling.json"
 GRID = SweepGrid(methods=("defect_aware", "remapped"), densities=(1.0,), seeds=(0,),

@@ -33,7 +33,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mtjexplore.appserver import AppServer  # noqa: E402
+from mtjexplore.serve.appserver import AppServer  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "voila_sessions.json"
 CHROMIUM = "/usr/bin/chromium"

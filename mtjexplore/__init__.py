@@ -3,7 +3,7 @@
 The core imports numpy, torch and xarray only; widgets live in :mod:`mtjexplore.widgets`.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .config import CrossbarConfig, DeviceParams, paper_config, paper_device
 from .die import (DEFECT_CODES, DEFECT_KINDS, ClassifyThresholds, classify_defects, defect_counts,

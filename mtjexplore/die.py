@@ -24,7 +24,7 @@ DEFECT_CODES = {name: code for code, name in enumerate(DEFECT_KINDS)}
 
 
 def _version():
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 

@@ -136,7 +136,7 @@ def evaluate(weights, dies, data, *, chunk_size=8, floorplans=None):
 
 
 def _result(error, loss, coords, weights, provenance):
-    from . import __version__
+    from ._version import __version__
 
     return xr.Dataset(
         {"error": (("die",), error.numpy(), {"long_name": "misclassification error", "units": "1"}),

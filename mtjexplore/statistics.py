@@ -351,7 +351,7 @@ class DefectStatistics:
         data["count_shape"] = (("kind",), [self.count_shape[k] for k in KINDS],
                                {"units": "1", "long_name": "gamma shape of the per-die defect "
                                                            "rate (inf: equal rates)"})
-        from . import __version__
+        from ._version import __version__
 
         attrs = {"mtjexplore_object": _OBJECT_TAG, "config": self.config.to_json(),
                  "spatial": self.spatial, "cluster_fraction": self.cluster_fraction,

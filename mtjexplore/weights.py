@@ -12,7 +12,7 @@ from .errors import ParameterError
 
 def weights_dataset(config, w1, w2, theta, scale, *, method, seed):
     """Wrap ``+-1`` weight matrices, thresholds and the output scale into a Dataset."""
-    from . import __version__
+    from ._version import __version__
 
     n_in, n_hid, n_out = config.n_inputs, config.n_hidden, config.n_outputs
     return xr.Dataset(

@@ -4,7 +4,7 @@
 The study's defect-aware claim ("every die within 1.5 % of the baseline") is checked on the 36
 reference dies. This script draws ``--n`` dies afresh from the statistics fitted to them and
 ``--n`` from the same statistics with every defect count doubled, trains defect-aware weights on
-each exactly as the study does (:func:`mtjexplore.reproduce.train_defect_aware_until`: rounds of
+each exactly as the study does (:func:`mtjexplore.study.reproduce.train_defect_aware_until`: rounds of
 the recipe until within 1.5 % on training images or a plateau), and reports per die the test
 error, the gap to the study's software baseline and the rounds, and the dies it could not bring
 within 1.5 %. Writes ``results.nc`` and ``summary.md`` to ``--out``.
@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import mtjexplore as mx  # noqa: E402
-from mtjexplore import reproduce  # noqa: E402
+from mtjexplore.study import reproduce  # noqa: E402
 from mtjexplore.io import atomic_write  # noqa: E402
 
 ENSEMBLES = ("fresh", "double_density")

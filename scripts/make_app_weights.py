@@ -2,7 +2,7 @@
 """Build ``mtjexplore/data/app_weights.nc``: the weights and study results the Voilà apps show.
 
 The apps must open in seconds, so they train nothing at start-up. This script repeats the
-training steps of ``mtjexplore reproduce`` (:mod:`mtjexplore.reproduce`: the same 36 reference
+training steps of ``mtjexplore reproduce`` (:mod:`mtjexplore.study.reproduce`: the same 36 reference
 dies, the statistics fitted to them, the recipes of :mod:`mtjexplore.recipes` and the same
 derived seeds, on the full MNIST training set), so the apps show the numbers of
 ``docs/results/summary.md``:
@@ -15,7 +15,7 @@ evaluates all three on the reference ensemble (test set) and the first two on fr
 dies (sensitivity), and writes one NetCDF file with three groups: ``software`` and
 ``statistics_aware`` (weights Datasets as ``Trainer.weights_``) and ``results``
 (``error(method, die)``, ``loss(method, die)``, ``sens_error(sens_method, sample)``).
-Read them with :func:`mtjexplore.appserver.app_weights` / :func:`~mtjexplore.appserver.app_results`.
+Read them with :func:`mtjexplore.study.app_data.app_weights` / :func:`~mtjexplore.study.app_data.app_results`.
 
 Usage::
 
@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import mtjexplore as mx  # noqa: E402
-from mtjexplore import reproduce  # noqa: E402
+from mtjexplore.study import reproduce  # noqa: E402
 from mtjexplore.die import config_of  # noqa: E402
 
 DEFAULT_OUT = REPO / "mtjexplore" / "data" / "app_weights.nc"
@@ -54,7 +54,7 @@ METHODS = ("software", "defect_aware", "statistics_aware")
 
 
 def train_all(ensemble, stats, train, test, seed, log):
-    """The study's three trainings, with :func:`mtjexplore.reproduce.derive_seed`'s seeds."""
+    """The study's three trainings, with :func:`mtjexplore.study.reproduce.derive_seed`'s seeds."""
     settings, cfg = reproduce.full_settings(), config_of(ensemble)
 
     def progress(name):
@@ -100,7 +100,7 @@ def results_dataset(ensemble, stats, sw, sa, da_err, da_loss, test, n_sens, seed
                          {"long_name": "software weights on ideal devices", "units": "1"})},
         coords=coords,
         attrs={"kind": "results", "dies": ensemble.attrs.get("provenance", ""),
-               "statistics": "fitted to the dies (mtjexplore.reproduce.measured_dies)",
+               "statistics": "fitted to the dies (mtjexplore.study.reproduce.measured_dies)",
                "seed": int(seed), "sensitivity_seed": int(sens_seed),
                "recipes": repr({m: reproduce.recipe(m, settings) for m in METHODS}),
                "mtjexplore_version": mx.__version__})
@@ -128,7 +128,7 @@ def from_study(folder):
                          {"long_name": "software weights on ideal devices", "units": "1"})},
         coords=coords,
         attrs={"kind": "results", "dies": study.attrs.get("dies", ""),
-               "statistics": "fitted to the dies (mtjexplore.reproduce.measured_dies)",
+               "statistics": "fitted to the dies (mtjexplore.study.reproduce.measured_dies)",
                "seed": int(study.attrs["seed"]), "device": study.attrs.get("device", ""),
                "recipes": study.attrs.get("recipes", ""), "source": f"copied from the study in {folder.name}/",
                "mtjexplore_version": mx.__version__})

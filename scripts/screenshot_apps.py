@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Take the screenshots of the Voilà apps in real Chromium at 1366 x 768: ``docs/img/app_*.png``.
 
-Starts the apps with :class:`mtjexplore.appserver.AppServer` (what ``mtjexplore app`` runs),
+Starts the apps with :class:`mtjexplore.serve.appserver.AppServer` (what ``mtjexplore app`` runs),
 opens each in headless Chromium at a 1366 x 768 window, uses it as a student would and saves:
 
 * ``app_explorer_paint.png`` -- the explorer's first screen after one click painted a short
@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mtjexplore.appserver import AppServer  # noqa: E402
+from mtjexplore.serve.appserver import AppServer  # noqa: E402
 from mtjexplore.widgets.training_panel import METHODS  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

@@ -19,7 +19,7 @@ repeats ``mtjexplore reproduce`` for several series resistances:
 and writes ``results.nc`` (``error(r_series, method, seed, die)``; methods that do not depend on
 the training seed -- unaware, defect-aware, software remapped -- are stored under the first seed
 only), ``summary.md`` and ``gap_vs_short.png`` to the output folder. Remapping uses the study's
-first draw of its training images (:func:`mtjexplore.reproduce.remap_seed`). With ``--threads 2``
+first draw of its training images (:func:`mtjexplore.study.reproduce.remap_seed`). With ``--threads 2``
 (what ``mtjexplore reproduce`` uses on 2 cores) the point at the default resistance and seed 0 is
 the study of ``docs/results/summary.md`` number for number.
 
@@ -51,10 +51,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import mtjexplore as mx  # noqa: E402
-from mtjexplore import reproduce  # noqa: E402
+from mtjexplore.study import reproduce  # noqa: E402
 from mtjexplore.io import atomic_write  # noqa: E402
 from mtjexplore.reference import N_REFERENCE_DIES  # noqa: E402
-from mtjexplore.report import METHOD_LABELS  # noqa: E402
+from mtjexplore.study.report import METHOD_LABELS  # noqa: E402
 
 CAPPED = "statistics_aware_capped"
 ALL_METHODS = ("software", "defect_aware", "statistics_aware", "remapped", "statistics_aware_remapped")
@@ -290,7 +290,7 @@ def figure(results, path):
     ax = fig.subplots()
     markers = {"software": "o-", "defect_aware": "s-", "statistics_aware": "D-", "remapped": "^-",
                "statistics_aware_remapped": "v-", CAPPED: "D--"}
-    for method in results.method.values:  # the colours of the study's figures (mtjexplore.report)
+    for method in results.method.values:  # the colours of the study's figures (mtjexplore.study.report)
         color = f"C{reproduce.METHODS.index('statistics_aware' if method == CAPPED else method)}"
         ran = np.isfinite(table.gap.sel({"method": method}).values)
         g = 100 * table.gap.sel({"method": method}).values[ran]

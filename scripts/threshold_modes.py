@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import mtjexplore as mx  # noqa: E402
-from mtjexplore import reproduce  # noqa: E402
+from mtjexplore.study import reproduce  # noqa: E402
 
 MODES = {"trained (continuous, per neuron)": lambda th: th,
          "half-integer grid, floor(theta) + 1/2": lambda th: np.floor(th) + 0.5,

@@ -33,7 +33,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from mtjexplore.appserver import APPS_DIR
+from mtjexplore.serve.appserver import APPS_DIR
 
 HERE = Path(__file__).resolve().parent
 c = get_config()  # noqa: F821 (JupyterHub provides get_config)

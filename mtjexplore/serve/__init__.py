@@ -14,6 +14,6 @@ application with, on top of Voilà 0.5:
   jsdelivr, and the mermaid loader (cdnjs) is left out; maths is typeset by the MathJax 3 in
   Voilà's bundle (a browser test checks that no request leaves the server).
 
-:mod:`mtjexplore.appserver` builds the command; this package is imported only in that child
+:mod:`mtjexplore.serve.appserver` builds the command; this package is imported only in that child
 process (it imports Voilà), never by ``import mtjexplore``.
 """

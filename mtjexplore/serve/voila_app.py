@@ -1,6 +1,6 @@
 """:class:`ClassroomVoila`: Voilà 0.5 with a Host allow-list, a kernel cap and a quiet, offline page.
 
-Run by :mod:`mtjexplore.appserver` as ``python -m mtjexplore.serve ROOT --Trait=value ...``; see
+Run by :mod:`mtjexplore.serve.appserver` as ``python -m mtjexplore.serve ROOT --Trait=value ...``; see
 the package docstring for what it adds. Options of its own (besides every Voilà option):
 
 ``ClassroomVoila.allow_hosts``

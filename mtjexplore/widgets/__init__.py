@@ -20,7 +20,7 @@ Without ipywidgets, bqplot or ipyevents, ``import mtjexplore.widgets`` raises
 
 import importlib.util as _importlib_util
 
-from ..cli import MissingDependencyError as _MissingDependencyError
+from ..errors import MissingDependencyError as _MissingDependencyError
 
 _MISSING = [m for m in ("ipywidgets", "bqplot", "ipyevents") if _importlib_util.find_spec(m) is None]
 if _MISSING:

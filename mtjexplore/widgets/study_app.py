@@ -1,6 +1,6 @@
 """StudyApp: the 36-die study in one composite (the ensemble app).
 
-* The precomputed study (``mtjexplore.appserver.app_results``: error of each method on every
+* The precomputed study (``mtjexplore.study.app_data.app_results``: error of each method on every
   die, errors on freshly sampled dies) is read-only; the dashed baseline is its software
   weights on ideal devices and never moves.
 * Yield curve and sensitivity histogram, one line per method in the method's colour, with the
@@ -80,7 +80,7 @@ class StudyApp(StatefulApp, widgets.VBox):
     train, test : ImageData
     study : xarray.Dataset
         ``error(method, die)``, ``ideal_error`` and optionally ``sens_error(sens_method, sample)``
-        (:func:`mtjexplore.appserver.app_results`); read-only here.
+        (:func:`mtjexplore.study.app_data.app_results`); read-only here.
     weights : xarray.Dataset, optional
         Weights runs may start from (the shipped software weights).
     """
@@ -93,7 +93,7 @@ class StudyApp(StatefulApp, widgets.VBox):
         super().__init__()
         if "error" not in study or "ideal_error" not in study:
             raise ParameterError("study must hold error(method, die) and ideal_error "
-                                 "(mtjexplore.appserver.app_results())")
+                                 "(mtjexplore.study.app_data.app_results())")
         self.ensemble, self.test, self.study = ensemble, test, study
         self.runs = RunBook()
         self._shipped = study[["error", "loss"]] if "loss" in study else study[["error"]]

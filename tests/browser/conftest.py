@@ -1,6 +1,6 @@
 """Real-browser tests of the Voilà apps: Debian's Chromium driven by Playwright.
 
-* One Voilà server per session (:class:`mtjexplore.appserver.AppServer`, the code behind
+* One Voilà server per session (:class:`mtjexplore.serve.appserver.AppServer`, the code behind
   ``mtjexplore app``) on a free 127.0.0.1 port; SIGTERM to its process group at the end.
 * Chromium is ``/usr/bin/chromium`` (never ``playwright install``). Without it the tests skip
   with the reason, unless ``MTJEXPLORE_REQUIRE_BROWSER=1`` (CI), where they fail.
@@ -61,7 +61,7 @@ def browser_name():
 def voila_server():
     """One Voilà server serving the packaged apps for the whole session."""
     _require_browser()
-    from mtjexplore.appserver import AppServer
+    from mtjexplore.serve.appserver import AppServer
 
     ARTIFACTS.mkdir(exist_ok=True)
     server = AppServer(port=0, log_path=ARTIFACTS / "voila.log")

@@ -103,7 +103,7 @@ def test_colours_stay_with_their_method_after_reruns(open_explorer):
 def _expected_state():
     """The die and error the link below must open, built with the core in this process."""
     import mtjexplore as mx
-    from mtjexplore.appserver import app_weights
+    from mtjexplore.study.app_data import app_weights
     from mtjexplore.fast_eval import DieEvaluator
     from mtjexplore.widgets.presets import preset_die
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from mtjexplore.appserver import free_port
+from mtjexplore.serve.appserver import free_port
 from tests.browser._page import cell_center, defective_count
 
 REPO = Path(__file__).resolve().parents[2]

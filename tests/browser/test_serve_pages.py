@@ -89,7 +89,7 @@ def math_server(tmp_path):
     """A server for one notebook with maths in Markdown and in an output."""
     import nbformat
 
-    from mtjexplore.appserver import AppServer
+    from mtjexplore.serve.appserver import AppServer
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

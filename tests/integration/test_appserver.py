@@ -1,4 +1,4 @@
-"""Tests for mtjexplore.appserver: the Voilà command, app discovery and a real server run."""
+"""Tests for mtjexplore.serve.appserver: the Voilà command, app discovery and a real server run."""
 
 import json
 import os
@@ -12,8 +12,9 @@ import nbformat
 import psutil
 import pytest
 
-from mtjexplore import appserver
-from mtjexplore.appserver import AppServer, AppServerError, app_path, available_apps, voila_options
+from mtjexplore.serve import appserver
+from mtjexplore.study import app_data
+from mtjexplore.serve.appserver import AppServer, AppServerError, app_path, available_apps, voila_options
 from mtjexplore.cli import build_parser
 from mtjexplore.errors import DataFileError, ParameterError
 
@@ -124,13 +125,13 @@ def test_a_server_that_cannot_start_reports_its_log(tmp_path):
 
 @pytest.mark.parametrize("method", ["software", "statistics_aware"])
 def test_the_shipped_app_weights_load(method):
-    weights = appserver.app_weights(method)
+    weights = app_data.app_weights(method)
     assert weights.w1.shape == (101, 90) and weights.w2.shape == (91, 10)
     assert weights.attrs["method"] == method
 
 
 def test_the_shipped_study_results_cover_three_methods_on_36_dies():
-    results = appserver.app_results()
+    results = app_data.app_results()
     assert list(results.method.values) == ["software", "defect_aware", "statistics_aware"]
     assert results.error.dims == ("method", "die") and results.sizes["die"] == 36
     assert {"n_defects", "n_short"} <= set(results.coords)
@@ -139,7 +140,7 @@ def test_the_shipped_study_results_cover_three_methods_on_36_dies():
 
 def test_an_unknown_weights_group_says_how_to_rebuild():
     with pytest.raises(DataFileError, match=r"no group 'nope'.*make_app_weights.py"):
-        appserver.app_weights("nope")
+        app_data.app_weights("nope")
 
 
 def test_the_app_command_prints_the_url_serves_it_and_stops_on_sigterm():

@@ -16,7 +16,7 @@ import nbformat
 import psutil
 import pytest
 
-from mtjexplore.appserver import AppServer, port_in_use
+from mtjexplore.serve.appserver import AppServer, port_in_use
 
 PROBE = "print('probe page', 6 * 7)"
 WAIT = ("from voila.utils import wait_for_request\nwait_for_request()\n"

@@ -1,4 +1,4 @@
-"""Tests for the headless reproduction (mtjexplore.reproduce) and its report (mtjexplore.report)."""
+"""Tests for the headless reproduction (mtjexplore.study.reproduce) and its report (mtjexplore.study.report)."""
 
 import json
 
@@ -7,10 +7,10 @@ import pytest
 import xarray as xr
 
 import mtjexplore as mx
-from mtjexplore import report
+from mtjexplore.study import report
 from mtjexplore.cli import main
 from mtjexplore.errors import FileExistsRefusedError, ParameterError
-from mtjexplore.reproduce import (METHODS, StudySettings, derive_seed, die_coords, measured_dies,
+from mtjexplore.study.reproduce import (METHODS, StudySettings, derive_seed, die_coords, measured_dies,
                                   quick_settings, recipe, reproduce)
 from mtjexplore.recipes import statistics_aware_recipe
 

@@ -1,4 +1,4 @@
-"""Tests for sweeps (mtjexplore.sweep): serial vs LocalCluster equality, resuming, outputs."""
+"""Tests for sweeps (mtjexplore.study.sweep): serial vs LocalCluster equality, resuming, outputs."""
 
 import dataclasses
 import shutil
@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import mtjexplore.sweep as sweep
+import mtjexplore.study.sweep as sweep
+import mtjexplore.cli.sweep as sweep_cli
 from mtjexplore.cli import main
 from mtjexplore.errors import ParameterError
-from mtjexplore.sweep import SweepGrid, SweepMismatchError, cells_folder, cell_name, run_sweep
+from mtjexplore.study.sweep import SweepGrid, SweepMismatchError, cells_folder, cell_name, run_sweep
 
 GRID = SweepGrid(methods=("software", "defect_aware", "statistics_aware", "remapped"),
                  densities=(1.0, 3.0), seeds=(0,), dies=(0, 1), n_train=1000, n_test=300,
@@ -113,7 +114,7 @@ def test_grid_and_argument_errors_name_the_parameter(tmp_path):
         SweepGrid(dies=(1, 1))
     with pytest.raises(ParameterError, match=r"out must end in .nc \(NetCDF\) or .zarr"):
         run_sweep(GRID, tmp_path / "s.csv", scheduler="serial")
-    assert sweep.parse_ints("2-4,9", "seeds") == (2, 3, 4, 9)
-    assert sweep.parse_ints("3", "dies", count=True) == (0, 1, 2)
+    assert sweep_cli.parse_ints("2-4,9", "seeds") == (2, 3, 4, 9)
+    assert sweep_cli.parse_ints("3", "dies", count=True) == (0, 1, 2)
     with pytest.raises(ParameterError, match="--dies must be a count, a range like 0-7"):
-        sweep.parse_ints("a-b", "dies")
+        sweep_cli.parse_ints("a-b", "dies")

@@ -14,7 +14,7 @@ defect-aware worst die +0.00 %; statistics-aware +0.23 %, fresh dies +0.38 %; re
 import numpy as np
 import pytest
 
-from mtjexplore.reproduce import reproduce
+from mtjexplore.study.reproduce import reproduce
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import mtjexplore as mx
 from mtjexplore import io as mio
-from mtjexplore import sweep
+from mtjexplore.study import sweep
 from mtjexplore.reference import reference_statistics
 from tests._hostile import Tally, hypothesis_settings, report_fixture
 

@@ -7,12 +7,12 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import recipes
-from .datasets import load_mnist
-from .config import paper_config
-from .evaluation import evaluate
-from .reference import reference_ensemble, reference_statistics
-from .training import Trainer
+from .. import recipes
+from ..datasets import load_mnist
+from ..config import paper_config
+from ..evaluation import evaluate
+from ..reference import reference_ensemble, reference_statistics
+from ..training import Trainer
 
 
 def add_arguments(parser):

@@ -1,4 +1,4 @@
-"""``mtjexplore app``: serve the Voilà apps (``explorer``, ``ensemble``), to one user or a class.
+"""What ``mtjexplore app`` runs: serve the Voilà apps (``explorer``, ``ensemble``), to one user or a class.
 
 The app notebooks live in ``mtjexplore/apps/`` (the one copy; the repository's top-level
 ``apps`` is a link to it), so the same code finds them in a source checkout and in an installed
@@ -32,13 +32,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import webbrowser
 from pathlib import Path
 
-from .errors import DataFileError, MTJExploreError, ParameterError
+from ..errors import MTJExploreError, ParameterError
 
-APPS_DIR = Path(__file__).resolve().parent / "apps"
-APP_WEIGHTS = Path(__file__).resolve().parent / "data" / "app_weights.nc"
+APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 DEFAULT_APP = "explorer"
@@ -71,45 +69,6 @@ def app_path(name, apps_dir=None):
         raise ParameterError(f"no app named {name!r}; available apps: {', '.join(names) or 'none'} "
                              f"(in {folder})")
     return folder / f"{stem}.ipynb"
-
-
-def app_weights(method="software"):
-    """Weights shipped for the apps (``scripts/make_app_weights.py`` writes them).
-
-    Parameters
-    ----------
-    method : str, default "software"
-        A group of ``mtjexplore/data/app_weights.nc``: ``software`` or ``statistics_aware``.
-
-    Returns
-    -------
-    xarray.Dataset
-        Weights as ``Trainer.weights_`` makes them.
-    """
-    return _read_group(method)
-
-
-def app_results():
-    """Precomputed study results shipped for the ensemble app: ``error(method, die)``, ``loss``.
-
-    Computed on the reference ensemble by ``scripts/make_app_weights.py``; also holds
-    ``sens_error(method, sample)`` (errors on freshly sampled dies).
-    """
-    return _read_group("results")
-
-
-def _read_group(group):
-    import xarray as xr
-
-    if not APP_WEIGHTS.is_file():
-        raise DataFileError(f"{APP_WEIGHTS}: missing; rebuild it with "
-                            "`python scripts/make_app_weights.py`")
-    try:
-        with xr.open_dataset(APP_WEIGHTS, group=group, engine="netcdf4") as ds:
-            return ds.load()
-    except OSError as exc:
-        raise DataFileError(f"{APP_WEIGHTS}: no group {group!r} ({exc}); rebuild it with "
-                            "`python scripts/make_app_weights.py`") from exc
 
 
 # ---------------------------------------------------------------------------- the command
@@ -206,7 +165,7 @@ def _check_base_url(base_url):
 
 
 def _check_hosts(hosts):
-    from .serve.guard import normalize_hosts
+    from .guard import normalize_hosts
 
     if isinstance(hosts, str):
         raise ParameterError(f"allow_hosts must be a list of host names; got the string {hosts!r}")
@@ -267,7 +226,7 @@ def _family(ip):
 
 def is_loopback(ip):
     """Whether listening on ``ip`` keeps the server on this machine."""
-    from .serve.guard import is_loopback as _is_loopback
+    from .guard import is_loopback as _is_loopback
 
     return _is_loopback(ip)
 
@@ -400,87 +359,3 @@ class AppServer:
 
     def __exit__(self, *exc):
         self.stop()
-
-
-# ---------------------------------------------------------------------------- command line
-def add_arguments(parser):
-    """Arguments of ``mtjexplore app``."""
-    parser.add_argument("name", nargs="?", default=DEFAULT_APP,
-                        help=f"app to open: {', '.join(available_apps()) or 'none found'} "
-                             f"(default {DEFAULT_APP}); every app is served")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--ip", default=HOST,
-                        help=f"address to listen on (default {HOST}: this machine only; 0.0.0.0: "
-                             "every interface, for a class; see docs/teaching.md)")
-    parser.add_argument("--base-url", default="/", metavar="PREFIX",
-                        help="URL prefix of every page, e.g. /mtj/ behind a proxy (default /)")
-    parser.add_argument("--preheat", type=int, default=0, metavar="N",
-                        help="keep N kernels per app loaded and waiting, so the first N visitors "
-                             "get an interactive app in seconds, not a cold start (default 0; each "
-                             "costs ~0.5 GiB; see docs/teaching.md)")
-    parser.add_argument("--max-kernels", type=int, default=0, metavar="N",
-                        help="at most N visitors' kernels at once; others get a 'server is full, "
-                             "try again in a minute' page (HTTP 503) (default 0: no cap)")
-    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                        help="a host name (or address) students use to reach the server; "
-                             "repeatable. localhost, 127.0.0.1 and ::1 are always allowed, and "
-                             "the --ip address; '*' allows any (behind a proxy that checks)")
-    parser.add_argument("--behind-proxy", action="store_true",
-                        help="an authenticating proxy stands in front: do not warn about "
-                             "listening beyond this machine")
-    parser.add_argument("--no-browser", action="store_true",
-                        help="only print the URL; do not open a web browser")
-    parser.add_argument("--cull-idle-timeout", type=int, default=120, metavar="SECONDS",
-                        help="shut down a kernel whose page is gone after this idle time "
-                             "(default 120; 0 never)")
-    parser.add_argument("--verbose", action="store_true", help="show Voilà's info log")
-
-
-def run(args):
-    """Serve the apps until Ctrl+C (or SIGTERM); returns the exit code."""
-    from .errors import require
-
-    require(APP_MODULES, "Voilà and the widget libraries", "apps")
-    app_path(args.name)
-    if not is_loopback(args.ip) and not args.behind_proxy:
-        _warn_open(args.ip)
-    server = AppServer(port=args.port, ip=args.ip, base_url=args.base_url, preheat=args.preheat,
-                       max_kernels=args.max_kernels, allow_hosts=args.allow_host,
-                       cull_idle_timeout_s=args.cull_idle_timeout,
-                       log_level="INFO" if args.verbose else "WARN")
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        print(f"mtjexplore app: starting Voilà on {server.ip}:{server.port} ...", flush=True)
-        server.start(timeout_s=120.0)
-        _print_urls(server, args.name)
-        if not args.no_browser:
-            webbrowser.open(server.app_url(args.name))
-        return server.process.wait()
-    except KeyboardInterrupt:
-        print("mtjexplore app: stopping", flush=True)
-        return 0
-    finally:
-        server.stop()
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _print_urls(server, name):
-    stem = Path(name).stem
-    print(f"mtjexplore app: {stem} is at {server.app_url(name)}", flush=True)
-    for other in available_apps():
-        if other != stem:
-            print(f"mtjexplore app: also at {server.app_url(other)}", flush=True)
-    print("mtjexplore app: press Ctrl+C to stop", flush=True)
-
-
-def _warn_open(ip):
-    print(f"mtjexplore app: warning: --ip {ip} serves beyond this machine, with no login: anyone "
-          "who can reach the port can use the apps and start kernels (~0.5 GiB each). Put an "
-          "authenticating proxy in front (JupyterHub, see docs/teaching.md) and pass "
-          "--behind-proxy, or keep the class on a network you trust and cap kernels with "
-          "--max-kernels.", file=sys.stderr, flush=True)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt

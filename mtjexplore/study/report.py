@@ -1,4 +1,4 @@
-"""Figures and the Markdown summary of a study's results (:func:`mtjexplore.reproduce.reproduce`).
+"""Figures and the Markdown summary of a study's results (:func:`mtjexplore.study.reproduce.reproduce`).
 
 matplotlib is an optional extra (``pip install mtjexplore[plots]``): it is imported inside the
 plotting functions only, and figures are built with ``matplotlib.figure.Figure`` (no pyplot, no
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .methods import method_color
+from ..methods import method_color
 
 METHOD_LABELS = {
     "software": "software weights, unaware",
@@ -75,7 +75,7 @@ def _se(value):
 
 def device_line(results):
     """``Device: ...`` with the strength of a short in unit weights (from the results' config)."""
-    from .config import CrossbarConfig
+    from ..config import CrossbarConfig
 
     if "config" not in results.attrs:
         return ""
@@ -212,7 +212,7 @@ def summary_markdown(results, figures=None):
     Parameters
     ----------
     results : xarray.Dataset
-        What :func:`mtjexplore.reproduce.reproduce` returns.
+        What :func:`mtjexplore.study.reproduce.reproduce` returns.
     figures : dict of str to path, optional
         Figures to link (by file name, relative to the summary).
     """

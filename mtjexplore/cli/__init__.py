@@ -1,6 +1,7 @@
 """The ``mtjexplore`` command line: ``demo``, ``app``, ``reproduce``, ``sweep``.
 
-Each subcommand lives in the module that owns it, which provides ``add_arguments(parser)`` and
+Each subcommand is a module of this package (argument parsing and printing only; the work is done
+by the core, :mod:`mtjexplore.study` and :mod:`mtjexplore.serve`), which provides ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only dispatches. A subcommand whose optional dependencies are
 missing says which extra to install (:class:`MissingDependencyError`), never shows a traceback.
 """
@@ -12,13 +13,13 @@ import importlib
 import re
 import sys
 
-from .errors import MissingDependencyError, MTJExploreError, require  # noqa: F401 - re-exported
+from ..errors import MissingDependencyError, MTJExploreError, require  # noqa: F401 - re-exported
 
 COMMANDS = {
-    "demo": ("mtjexplore.demo", "train, map onto sampled dies and print the table (headless)"),
-    "app": ("mtjexplore.appserver", "serve the Voila apps (explorer, ensemble), to one user or a class"),
-    "reproduce": ("mtjexplore.reproduce", "reproduce the 36-die study headlessly"),
-    "sweep": ("mtjexplore.sweep", "run a parameter sweep on Dask"),
+    "demo": ("mtjexplore.cli.demo", "train, map onto sampled dies and print the table (headless)"),
+    "app": ("mtjexplore.cli.app", "serve the Voila apps (explorer, ensemble), to one user or a class"),
+    "reproduce": ("mtjexplore.cli.reproduce", "reproduce the 36-die study headlessly"),
+    "sweep": ("mtjexplore.cli.sweep", "run a parameter sweep on Dask"),
 }
 
 
@@ -70,6 +71,3 @@ def main(argv=None):
         print(f"mtjexplore {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

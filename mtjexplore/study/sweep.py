@@ -10,7 +10,7 @@ only, so a cell computes the same numbers serially, on a local cluster or on a r
 * the weights: software weights per training ``seed`` and statistics-aware weights per
   ``(seed, density)`` (trained on the scaled statistics) are shared tasks, computed once and
   cached; defect-aware weights and remappings are made inside the cell. Every step uses the
-  study's step functions (:mod:`mtjexplore.reproduce`) and seeds derived from its coordinates;
+  study's step functions (:mod:`mtjexplore.study.reproduce`) and seeds derived from its coordinates;
 * every task runs torch on one thread, so the floating-point results do not depend on where it ran.
 
 Resuming: each finished cell is written at once as a small NetCDF file in the folder
@@ -41,11 +41,11 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .errors import DataFileError, MTJExploreError, ParameterError
-from .evaluation import evaluate
-from .io import atomic_write, load, save
-from .reference import reference_statistics
-from .remap import remap
+from ..errors import DataFileError, MTJExploreError, ParameterError
+from ..evaluation import evaluate
+from ..io import atomic_write, load, save
+from ..reference import reference_statistics
+from ..remap import remap
 from .reproduce import (METHODS, StudySettings, derive_seed, die_coords, recipe,
                         train_defect_aware, train_software, train_statistics_aware)
 
@@ -121,7 +121,7 @@ class SweepGrid:
         self.settings()  # validates the data sizes and epochs
 
     def settings(self):
-        """The :class:`~mtjexplore.reproduce.StudySettings` of every cell."""
+        """The :class:`~mtjexplore.study.reproduce.StudySettings` of every cell."""
         return StudySettings(self.n_train, self.n_test, self.max_epochs, 1, self.n_remap_images)
 
     def cells(self):
@@ -132,7 +132,7 @@ class SweepGrid:
     def fingerprint(self, statistics):
         """The settings a stored cell must share to be reused: everything but the axes, i.e. the
         grid's data sizes and seeds, the training recipes, the statistics and the version."""
-        from . import __version__
+        from .._version import __version__
 
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                   if f.name not in ("methods", "densities", "seeds", "dies")}
@@ -177,7 +177,7 @@ def _one_thread():
 
 @functools.lru_cache(maxsize=2)
 def _data(n_train, n_test):
-    from .datasets import load_mnist
+    from ..datasets import load_mnist
 
     return load_mnist(n_train=n_train, n_test=n_test)
 
@@ -562,81 +562,3 @@ def run_sweep(grid, out, scheduler=None, n_workers=2, resume=True, *, statistics
         "settings": json.dumps(json.loads(json.dumps(grid.fingerprint(statistics))))})
     _write(merged, out)
     return merged
-
-
-# ---------------------------------------------------------------- the command
-def parse_ints(text, name, count=False):
-    """Parse ``"0-3"`` (0..3) or ``"1,4,5"``; with ``count``, a bare ``"8"`` means 0..7.
-
-    Examples
-    --------
-    >>> parse_ints("0-2,7", "dies"), parse_ints("3", "dies", count=True)
-    ((0, 1, 2, 7), (0, 1, 2))
-    """
-    try:
-        if count and text.strip().isdigit():
-            return tuple(range(int(text)))
-        out = []
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-        return tuple(out)
-    except ValueError:
-        raise ParameterError(f"--{name} must be a count, a range like 0-7 or a list like 0,3,5; "
-                             f"got {text!r}") from None
-
-
-def _parse_floats(text, name):
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise ParameterError(f"--{name} must be a comma-separated list of numbers; got {text!r}") from None
-
-
-def add_arguments(parser):
-    """Options of ``mtjexplore sweep``."""
-    parser.add_argument("--out", default="sweep.nc", help="output .nc or .zarr (default sweep.nc); "
-                        "finished cells are kept in <stem>.cells/ next to it")
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"any of {', '.join(METHODS)}")
-    parser.add_argument("--densities", default="1", help="defect-density multipliers, e.g. 0.5,1,2")
-    parser.add_argument("--seeds", default="0", help="training seeds, e.g. 0-4 or 0,1")
-    parser.add_argument("--dies", default="36", help="a count (8: dies 0..7), a range or a list")
-    parser.add_argument("--n-train", type=int, default=None, help="training images (default all)")
-    parser.add_argument("--n-test", type=int, default=None, help="test images (default all)")
-    parser.add_argument("--max-epochs", type=int, default=None, help="cap on the recipes' epochs")
-    parser.add_argument("--quick", action="store_true", help="5,120 / 2,000 images, 2 epochs")
-    parser.add_argument("--scheduler", default=None,
-                        help="Dask scheduler address (tcp://host:8786), or 'serial'; default: a "
-                             "LocalCluster on 127.0.0.1")
-    parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
-    parser.add_argument("--no-resume", action="store_true", help="discard stored cells and start over")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def grid_from_args(args):
-    """The :class:`SweepGrid` the command-line options describe."""
-    quick = {"n_train": 5120, "n_test": 2000, "max_epochs": 2, "n_remap_images": 1000} if args.quick else {}
-    sizes = {k: v for k, v in (("n_train", args.n_train), ("n_test", args.n_test),
-                               ("max_epochs", args.max_epochs)) if v is not None}
-    return SweepGrid(methods=tuple(m.strip() for m in args.methods.split(",")),
-                     densities=_parse_floats(args.densities, "densities"),
-                     seeds=parse_ints(args.seeds, "seeds"),
-                     dies=parse_ints(args.dies, "dies", count=True), **{**quick, **sizes})
-
-
-def run(args):
-    """Run ``mtjexplore sweep``; print where the merged results are and the mean error table."""
-    if args.scheduler != "serial":
-        from .errors import require
-
-        require(("dask", "distributed"), "Dask", "dask")
-    grid = grid_from_args(args)
-    res = run_sweep(grid, args.out, scheduler=args.scheduler, n_workers=args.workers,
-                    resume=not args.no_resume, progress=not args.no_progress)
-    print(f"{res.attrs['n_cells_run']} cells run, {res.attrs['n_cells_skipped']} reused, on "
-          f"{res.attrs['scheduler']}, in {res.attrs['elapsed_s']:.1f} s")
-    print("mean error over seeds and dies (rows: method, columns: density):")
-    print(res.error.mean(("seed", "die")).to_pandas().round(4))
-    print(f"merged results: {Path(args.out).resolve()}")
-    return 0
-

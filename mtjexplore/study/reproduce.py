@@ -16,7 +16,7 @@ Steps, all through the package's one forward model:
 
 The training recipes come from :mod:`mtjexplore.recipes`; ``quick`` only shortens them (epochs,
 images, samples) and goes through the same code. The step functions here (``train_software``,
-``train_defect_aware``, ...) are also what :mod:`mtjexplore.sweep` runs in each cell.
+``train_defect_aware``, ...) are also what :mod:`mtjexplore.study.sweep` runs in each cell.
 """
 
 from __future__ import annotations
@@ -30,17 +30,17 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import recipes
-from .datasets import load_mnist
-from .die import DEFECT_KINDS, as_ensemble, config_of, defect_counts
-from .errors import FileExistsRefusedError, ParameterError
-from .evaluation import evaluate, sensitivity
-from .io import save
-from .measurements import read_measurements
-from .remap import remap
-from .reference import N_REFERENCE_DIES, reference_ensemble
-from .statistics import DefectStatistics
-from .training import Trainer
+from .. import recipes
+from ..datasets import load_mnist
+from ..die import DEFECT_KINDS, as_ensemble, config_of, defect_counts
+from ..errors import FileExistsRefusedError, ParameterError
+from ..evaluation import evaluate, sensitivity
+from ..io import save
+from ..measurements import read_measurements
+from ..remap import remap
+from ..reference import N_REFERENCE_DIES, reference_ensemble
+from ..statistics import DefectStatistics
+from ..training import Trainer
 
 METHODS = ("software", "defect_aware", "statistics_aware", "remapped", "statistics_aware_remapped")
 PAPER_GAP = 0.02  # the paper: statistics-aware mean error within 2 % of the software baseline
@@ -205,7 +205,7 @@ def train_defect_aware_until(software, die, train, seed, settings, *, target=DEF
     weights : xarray.Dataset
         With attrs ``rounds`` and ``check_gap`` (the final gap on the check images).
     """
-    from .evaluation import evaluate
+    from ..evaluation import evaluate
 
     check = train.subset(min(n_check, len(train)), seed=derive_seed(seed, "check"))
     base = float(evaluate(software, None, check).error)
@@ -413,7 +413,7 @@ def _remap_vars(remaps, subset_errors):
 
 
 def _results_dataset(dies, stats, arrays, run_attrs):
-    from . import __version__
+    from .._version import __version__
 
     error, loss, ideal, sens_error, sens_loss, remaps, subset_errors, rounds = arrays
     unit = {"units": "1"}
@@ -566,39 +566,3 @@ def write_outputs(results, weights, folder, *, statistics=None, overwrite=False)
     paths.update(figures)
     paths["summary"] = report.write_summary(results, folder / "summary.md", figures=figures)
     return paths
-
-
-def add_arguments(parser):
-    """Options of ``mtjexplore reproduce``."""
-    parser.add_argument("--dies", type=int, default=36, help="dies in the study (default 36)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of all training and sampling (default 0)")
-    parser.add_argument("--out", default="mtjexplore-results",
-                        help="output folder (default ./mtjexplore-results)")
-    parser.add_argument("--quick", action="store_true",
-                        help="short run for tests: 5,120 / 2,000 images, 2 epochs, 8 samples")
-    parser.add_argument("--ensemble", default=None,
-                        help="measured dies, .csv (die,row,col,r_p_ohm,r_ap_ohm) or NetCDF "
-                             "(default: the synthetic reference ensemble)")
-    parser.add_argument("--die-seed", type=int, default=0, help="seed of the reference ensemble")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing results.nc")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def run(args):
-    """Run ``mtjexplore reproduce``; print the summary table and where the files are."""
-    import importlib.util
-
-    from . import report
-
-    results = reproduce(args.dies, args.seed, args.out, quick=args.quick,
-                        progress=not args.no_progress, ensemble=args.ensemble,
-                        die_seed=args.die_seed, overwrite=args.overwrite)
-    print(report.summary_table_markdown(results))
-    out = Path(args.out).resolve()
-    if importlib.util.find_spec("matplotlib") is not None:
-        print(f"\nresults, figures and summary written to {out}")
-    else:
-        print(f"\nresults and summary written to {out}")
-        print('figures skipped: they need matplotlib: pip install "mtjexplore[plots]", then run '
-              'this command again with --overwrite')
-    return 0

@@ -1,0 +1,41 @@
+"""``mtjexplore reproduce``: the 36-die study from the command line (options and printing only)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ..study import report
+from ..study.reproduce import reproduce
+
+
+def add_arguments(parser):
+    """Options of ``mtjexplore reproduce``."""
+    parser.add_argument("--dies", type=int, default=36, help="dies in the study (default 36)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of all training and sampling (default 0)")
+    parser.add_argument("--out", default="mtjexplore-results",
+                        help="output folder (default ./mtjexplore-results)")
+    parser.add_argument("--quick", action="store_true",
+                        help="short run for tests: 5,120 / 2,000 images, 2 epochs, 8 samples")
+    parser.add_argument("--ensemble", default=None,
+                        help="measured dies, .csv (die,row,col,r_p_ohm,r_ap_ohm) or NetCDF "
+                             "(default: the synthetic reference ensemble)")
+    parser.add_argument("--die-seed", type=int, default=0, help="seed of the reference ensemble")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing results.nc")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args):
+    """Run ``mtjexplore reproduce``; print the summary table and where the files are."""
+    results = reproduce(args.dies, args.seed, args.out, quick=args.quick,
+                        progress=not args.no_progress, ensemble=args.ensemble,
+                        die_seed=args.die_seed, overwrite=args.overwrite)
+    print(report.summary_table_markdown(results))
+    out = Path(args.out).resolve()
+    if importlib.util.find_spec("matplotlib") is not None:
+        print(f"\nresults, figures and summary written to {out}")
+    else:
+        print(f"\nresults and summary written to {out}")
+        print('figures skipped: they need matplotlib: pip install "mtjexplore[plots]", then run '
+              'this command again with --overwrite')
+    return 0
