@@ -21,7 +21,9 @@ def add_arguments(parser):
                         help="measured dies, .csv (die,row,col,r_p_ohm,r_ap_ohm) or NetCDF "
                              "(default: the synthetic reference ensemble)")
     parser.add_argument("--die-seed", type=int, default=0, help="seed of the reference ensemble")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing results.nc")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the study files in --out and start over (a rerun with the same "
+                             "settings resumes instead: finished stages are reused)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -37,5 +39,5 @@ def run(args):
     else:
         print(f"\nresults and summary written to {out}")
         print('figures skipped: they need matplotlib: pip install "mtjexplore[plots]", then run '
-              'this command again with --overwrite')
+              'this command again (the finished stages are reused)')
     return 0

@@ -247,9 +247,10 @@ def summary_markdown(results, figures=None):
 
 def write_summary(results, path, figures=None):
     """Write :func:`summary_markdown` to ``path``; returns the path."""
-    path = Path(path)
-    path.write_text(summary_markdown(results, figures), encoding="utf-8")
-    return path
+    from ..io import atomic_write
+
+    text = summary_markdown(results, figures)
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=True)
 
 
 # ---------------------------------------------------------------- figures
@@ -336,20 +337,36 @@ def plot_yield(results, ax=None):
     return ax
 
 
-def save_figures(results, folder, *, dpi=130):
-    """Save the four figures as PNG in ``folder``; returns ``{name: path}``.
+def save_figure(results, name, path, *, dpi=130):
+    """Draw figure ``name`` (one of :data:`FIGURES`) and save it as PNG at ``path``.
 
     Raises
     ------
     ImportError
         If matplotlib is not installed (``pip install mtjexplore[plots]``).
     """
-    folder = Path(folder)
     makers = {"error_per_die": plot_error_per_die, "error_vs_defects": plot_error_vs_defects,
               "sensitivity": plot_sensitivity, "die_yield": plot_yield}
+    ax = makers[name](results)
+    ax.figure.savefig(path, dpi=dpi, format="png")
+    return Path(path)
+
+
+def save_figures(results, folder, *, dpi=130):
+    """Save the four figures as PNG in ``folder``, each atomically; returns ``{name: path}``.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install mtjexplore[plots]``).
+    """
+    import matplotlib  # noqa: F401 - fail before writing anything
+
+    from ..io import atomic_write
+
+    folder = Path(folder)
     paths = {}
     for name in FIGURES:
-        ax = makers[name](results)
-        paths[name] = folder / f"{name}.png"
-        ax.figure.savefig(paths[name], dpi=dpi)
+        paths[name] = atomic_write(folder / f"{name}.png",
+                                   lambda tmp: save_figure(results, name, tmp, dpi=dpi), overwrite=True)
     return paths

@@ -21,8 +21,9 @@ images, samples) and goes through the same code. The step functions here (``trai
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import time
+import sys
 import zlib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -33,14 +34,16 @@ import xarray as xr
 from .. import recipes
 from ..datasets import load_mnist
 from ..die import DEFECT_KINDS, as_ensemble, config_of, defect_counts
-from ..errors import FileExistsRefusedError, ParameterError
+from ..errors import ParameterError
 from ..evaluation import evaluate, sensitivity
 from ..io import save
 from ..measurements import read_measurements
-from ..remap import remap
+from ..remap import Remapping, remap
 from ..reference import N_REFERENCE_DIES, reference_ensemble
 from ..statistics import DefectStatistics
 from ..training import Trainer
+from .layout import (RESULTS, STAGES, STATISTICS, SUMMARY, WEIGHTS, MemoryStore, StudyFolder,
+                     StudyMismatchError, dataset_hash, die_stage, weights_path)  # noqa: F401 (re-exported)
 
 METHODS = ("software", "defect_aware", "statistics_aware", "remapped", "statistics_aware_remapped")
 PAPER_GAP = 0.02  # the paper: statistics-aware mean error within 2 % of the software baseline
@@ -258,19 +261,24 @@ def remap_dies(weights, dies, train, seed, settings, on_die=None, subset=0):
 
 # ---------------------------------------------------------------- progress
 class _Stages:
-    """One tqdm bar per stage of the study, and the seconds each stage took."""
+    """One tqdm bar per stage of the study; the files each stage reused, and its seconds.
+
+    A stage's seconds are the summed computation times of its files (recorded in each file), so
+    a resumed study reports what the work took, not what this run spent on it.
+    """
 
     def __init__(self, enabled):
         self.enabled = enabled
-        self.timings = {}
-        self._bar, self._name, self._start = None, None, None
+        self.timings, self.reused = {}, {}
+        self._bar, self._name, self._files = None, None, []
 
     def start(self, name, total, unit):
         from tqdm import tqdm
 
         self._bar = tqdm(total=total, desc=f"{name:<26}", unit=unit, disable=not self.enabled,
                          leave=True, dynamic_ncols=True)
-        self._name, self._start = name, time.perf_counter()
+        self._name, self._files = name, []
+        self.reused[name] = 0
         return self._bar
 
     def step(self, n=1):
@@ -280,9 +288,19 @@ class _Stages:
         """Trainer callback: one tick per step (returns None: never stops training)."""
         self._bar.update(1)
 
-    def done(self):
+    def on_file(self, relative):
+        """A stage file of the current stage was written or reused."""
+        self._files.append(relative)
+
+    def on_reuse(self, relative):
+        self.reused[self._name] = self.reused.get(self._name, 0) + 1
+
+    def done(self, store):
         self._bar.close()
-        self.timings[self._name] = round(time.perf_counter() - self._start, 3)
+        self.timings[self._name] = round(sum(store.seconds.get(f, 0.0) for f in set(self._files)), 3)
+        if self.reused.get(self._name) and self.enabled:
+            print(f"{self._name:<26} reused {self.reused[self._name]} of {len(set(self._files))} "
+                  f"finished stage files", file=sys.stderr, flush=True)
 
 
 def _n_steps(method, settings, n_train):
@@ -290,35 +308,75 @@ def _n_steps(method, settings, n_train):
     return kwargs.get("epochs", 20) * -(-n_train // kwargs.get("batch_size", 128))
 
 
-# ---------------------------------------------------------------- the study
-def _train_all(config, dies, stats, train, seed, settings, stages):
-    n_dies, n = dies.sizes["die"], len(train)
+class _Data:
+    """MNIST as the settings ask for it, loaded on first use (a resumed study may need none)."""
+
+    def __init__(self, settings):
+        self.settings, self._pair = settings, None
+
+    def _load(self):
+        if self._pair is None:
+            self._pair = load_mnist(n_train=self.settings.n_train, n_test=self.settings.n_test)
+        return self._pair
+
+    @property
+    def train(self):
+        return self._load()[0]
+
+    @property
+    def test(self):
+        return self._load()[1]
+
+
+def _stage(store, stages, relative, compute):
+    """``store.dataset(relative, compute)`` counted in the current stage."""
+    ds = store.dataset(relative, compute)
+    stages.on_file(relative)
+    return ds
+
+
+# ---------------------------------------------------------------- the study, stage by stage
+def _train_all(store, dies, stats, data, seed, settings, stages):
+    """``{software, defect_aware: [per die], statistics_aware}`` weights, each a stage file."""
+    n_dies, n = dies.sizes["die"], settings.n_train or 60_000
     stages.start("software baseline", _n_steps("software", settings, n), "step")
-    software = train_software(config, train, derive_seed(seed, "software"), settings, stages.callback)
-    stages.done()
+    software = _stage(store, stages, f"{WEIGHTS}/software.nc", lambda: train_software(
+        config_of(dies), data.train, derive_seed(seed, "software"), settings, stages.callback))
+    stages.done(store)
     stages.start("defect-aware (per die)", n_dies * _n_steps("defect_aware", settings, n), "step")
-    per_die = [train_defect_aware_until(software, dies.isel(die=[k]), train,
-                                        derive_seed(seed, "defect_aware", int(dies.die[k])), settings,
-                                        callback=stages.callback) for k in range(n_dies)]
-    stages.done()
+    per_die = []
+    for k in range(n_dies):
+        die_id = int(dies.die[k])
+        per_die.append(_stage(store, stages, die_stage("defect_aware", die_id), lambda: train_defect_aware_until(
+            software, dies.isel(die=[k]), data.train, derive_seed(seed, "defect_aware", die_id), settings,
+            callback=stages.callback)))
+    stages.done(store)
     stages.start("statistics-aware", _n_steps("statistics_aware", settings, n), "step")
-    stat_aware = train_statistics_aware(software, stats, train, derive_seed(seed, "statistics_aware"),
-                                        settings, stages.callback)
-    stages.done()
+    stat_aware = _stage(store, stages, f"{WEIGHTS}/statistics_aware.nc", lambda: train_statistics_aware(
+        software, stats, data.train, derive_seed(seed, "statistics_aware"), settings, stages.callback))
+    stages.done(store)
     return {"software": software, "defect_aware": per_die, "statistics_aware": stat_aware}
 
 
 REMAPPED = {"remapped": "software", "statistics_aware_remapped": "statistics_aware"}
 
 
-def _remap_all(weights, dies, train, seed, settings, stages):
+def _remap_all(store, weights, dies, data, seed, settings, stages):
     """``{method: [[Remapping per die] per image subset]}`` for the two remapped methods."""
     out = {}
     for method, base in REMAPPED.items():
         stages.start(f"remapping {base}", settings.n_remap_subsets * dies.sizes["die"], "die")
-        out[method] = [remap_dies(weights[base], dies, train, seed, settings, stages.step, subset=i)
-                       for i in range(settings.n_remap_subsets)]
-        stages.done()
+        out[method] = []
+        for i in range(settings.n_remap_subsets):
+            row = []
+            for k in range(dies.sizes["die"]):
+                ds = _stage(store, stages, die_stage(method, int(dies.die[k]), subset=i), lambda: remap(
+                    weights[base], dies.isel(die=k), data.train, n_images=settings.n_remap_images,
+                    seed=remap_seed(seed, i)).to_dataset())
+                row.append(Remapping.from_dataset(ds))
+                stages.step()
+            out[method].append(row)
+        stages.done(store)
     return out
 
 
@@ -330,32 +388,46 @@ def _remap_subset_errors(weights, remaps, dies, test):
                      for method, base in REMAPPED.items()])
 
 
-def _evaluate_all(weights, remaps, dies, test, stages):
-    """``error``, ``loss`` ``[method, die]`` and ``ideal_error``, ``ideal_loss`` ``[method]``."""
-    n_dies = dies.sizes["die"]
-    error, loss = np.full((len(METHODS), n_dies), np.nan), np.full((len(METHODS), n_dies), np.nan)
-    ideal = np.full((2, len(METHODS)), np.nan)
-    stages.start("evaluation", len(METHODS), "method")
-    for m, method in enumerate(METHODS):
-        if method == "defect_aware":
-            parts = [evaluate(w, dies.isel(die=[k]), test) for k, w in enumerate(weights[method])]
-            res = xr.concat(parts, dim="die")
-        elif method in remaps:
-            base = weights[REMAPPED[method]]
-            res = evaluate(base, dies, test, floorplans=[r.floorplan for r in remaps[method][0]])
-        else:
-            res = evaluate(weights[method], dies, test)
-            on_ideal = evaluate(weights[method], None, test)
-            ideal[:, m] = float(on_ideal.error), float(on_ideal.loss)
-        error[m], loss[m] = res.error.values, res.loss.values
+def _evaluate_method(method, weights, remaps, dies, test):
+    """``error``, ``loss`` (die) and ``ideal_error``, ``ideal_loss`` of one method, a Dataset."""
+    ideal = (np.nan, np.nan)
+    if method == "defect_aware":
+        res = xr.concat([evaluate(w, dies.isel(die=[k]), test) for k, w in enumerate(weights[method])],
+                        dim="die")
+    elif method in remaps:
+        base = weights[REMAPPED[method]]
+        res = evaluate(base, dies, test, floorplans=[r.floorplan for r in remaps[method][0]])
+        on_ideal = evaluate(base, None, test)  # the same function as its base on ideal devices
+        ideal = float(on_ideal.error), float(on_ideal.loss)
+    else:
+        res = evaluate(weights[method], dies, test)
+        on_ideal = evaluate(weights[method], None, test)
+        ideal = float(on_ideal.error), float(on_ideal.loss)
+    return xr.Dataset({"error": ("die", res.error.values), "loss": ("die", res.loss.values),
+                       "ideal_error": ideal[0], "ideal_loss": ideal[1]})
+
+
+def _evaluate_all(store, weights, remaps, dies, data, stages):
+    """``error``, ``loss`` ``[method, die]``, ``ideal`` ``[2, method]`` and the remap subsets'
+    errors ``[remap_method, remap_subset, die]``; one stage file per method."""
+    stages.start("evaluation", len(METHODS) + 1, "method")
+    parts = []
+    for method in METHODS:
+        parts.append(_stage(store, stages, f"{STAGES}/evaluation/{method}.nc",
+                            lambda: _evaluate_method(method, weights, remaps, dies, data.test)))
         stages.step()
-    stages.done()
-    ideal[:, METHODS.index("remapped")] = ideal[:, METHODS.index("software")]  # same function
-    ideal[:, METHODS.index("statistics_aware_remapped")] = ideal[:, METHODS.index("statistics_aware")]
-    return error, loss, ideal
+    subsets = _stage(store, stages, f"{STAGES}/remap_subset_error.nc", lambda: xr.Dataset(
+        {"remap_subset_error": (("remap_method", "remap_subset", "die"),
+                                _remap_subset_errors(weights, remaps, dies, data.test))}))
+    stages.step()
+    stages.done(store)
+    error = np.stack([p.error.values for p in parts])
+    loss = np.stack([p.loss.values for p in parts])
+    ideal = np.array([[float(p.ideal_error) for p in parts], [float(p.ideal_loss) for p in parts]])
+    return error, loss, ideal, subsets.remap_subset_error.values
 
 
-def _sensitivity_all(weights, stats, test, seed, settings, stages):
+def _sensitivity_all(store, weights, stats, data, seed, settings, stages):
     """``sens_error``, ``sens_loss`` ``[method, sample]`` (NaN for the per-die methods)."""
     k = settings.n_sensitivity
     err, loss = np.full((len(METHODS), k), np.nan), np.full((len(METHODS), k), np.nan)
@@ -363,10 +435,13 @@ def _sensitivity_all(weights, stats, test, seed, settings, stages):
     for method in ("software", "statistics_aware"):
         m = METHODS.index(method)
         # the same seed for both: the two solutions meet the same sampled dies
-        res = sensitivity(weights[method], stats, k, test, seed=derive_seed(seed, "sensitivity"))
+        res = _stage(store, stages, f"{STAGES}/sensitivity/{method}.nc", lambda: xr.Dataset(
+            {name: ("sample", values.values) for name, values in
+             sensitivity(weights[method], stats, k, data.test, seed=derive_seed(seed, "sensitivity"))
+             [["error", "loss"]].items()}))
         err[m], loss[m] = res.error.values, res.loss.values
         stages.step(k)
-    stages.done()
+    stages.done(store)
     return err, loss
 
 
@@ -454,6 +529,12 @@ def reproduce(n_dies=36, seed=0, out=None, quick=False, progress=True, *, ensemb
               die_seed=0, settings=None, overwrite=False):
     """Run the whole study; return the results and write them to ``out`` when given.
 
+    With ``out``, the study is resumable stage by stage (:mod:`mtjexplore.study.layout`): every
+    stage (each trained weights, each die's defect-aware weights and placements, each method's
+    evaluation and sensitivity, the results, each figure, the summary) is written atomically as
+    its own file, and a rerun with the same settings reuses the finished files ("reused" in the
+    progress) and computes the rest; the finished folder is what an uninterrupted run writes.
+
     Parameters
     ----------
     n_dies : int, default 36
@@ -461,25 +542,34 @@ def reproduce(n_dies=36, seed=0, out=None, quick=False, progress=True, *, ensemb
     seed : int, default 0
         Seed of every training, remapping and sampling step (each step derives its own).
     out : str or os.PathLike, optional
-        Folder for ``results.nc``, the weights, the figures and ``summary.md`` (created).
+        Folder for ``results.nc``, the weights, the figures and ``summary.md`` (created); see
+        :mod:`mtjexplore.study.layout` for its files.
     quick : bool, default False
         :func:`quick_settings` instead of :func:`full_settings` (ignored when ``settings`` given).
     progress : bool, default True
-        Show a progress bar per stage.
+        Show a progress bar per stage (and how many finished files each stage reused).
     ensemble : xarray.Dataset or path, optional
         Measured dies to use instead of the reference ensemble.
     die_seed : int, default 0
         Seed of the reference ensemble.
     settings : StudySettings, optional
     overwrite : bool, default False
-        Replace an existing ``results.nc`` in ``out``.
+        Delete the study files in ``out`` first and start over (needed when ``out`` holds a
+        study of other settings).
 
     Returns
     -------
     xarray.Dataset
         ``error(method, die)``, ``loss(method, die)``, ``ideal_error(method)``,
         ``sens_error(method, sample)``, the remapped placements, per-die (and per-layer) defect
-        counts as coords; attrs record config, statistics, recipes, seeds and timings.
+        counts as coords; attrs record config, statistics, recipes, seeds and timings (seconds
+        each stage's computation took).
+
+    Raises
+    ------
+    StudyMismatchError
+        ``out`` holds a study of other settings (the message names the folder and the settings
+        that differ) and ``overwrite`` is False.
 
     Examples
     --------
@@ -489,40 +579,46 @@ def reproduce(n_dies=36, seed=0, out=None, quick=False, progress=True, *, ensemb
     (('method', 'die'), 5)
     """
     settings = settings or (quick_settings() if quick else full_settings())
-    folder = _prepare_out(out, overwrite)
-    start = time.perf_counter()
     dies, stats = measured_dies(n_dies, ensemble=ensemble, die_seed=die_seed)
-    train, test = load_mnist(n_train=settings.n_train, n_test=settings.n_test)
     stages = _Stages(progress)
-    weights = _train_all(config_of(dies), dies, stats, train, seed, settings, stages)
-    remaps = _remap_all(weights, dies, train, seed, settings, stages)
-    error, loss, ideal = _evaluate_all(weights, remaps, dies, test, stages)
-    subset_errors = _remap_subset_errors(weights, remaps, dies, test)
-    sens_error, sens_loss = _sensitivity_all(weights, stats, test, seed, settings, stages)
-    stages.timings["total"] = round(time.perf_counter() - start, 3)
-    run_attrs = {"seed": int(seed), "die_seed": int(die_seed), "quick": int(bool(quick)),
-                 "n_train": len(train), "n_test": len(test), "timings_s": stages.timings,
-                 "settings": settings}
+    store = _open_store(out, study_fingerprint(dies, seed, die_seed, settings, quick), overwrite, stages)
+    data = _Data(settings)
+    if out is not None:
+        store.dataset(STATISTICS, stats.to_dataset)
+    weights = _train_all(store, dies, stats, data, seed, settings, stages)
+    remaps = _remap_all(store, weights, dies, data, seed, settings, stages)
+    error, loss, ideal, subset_errors = _evaluate_all(store, weights, remaps, dies, data, stages)
+    sens_error, sens_loss = _sensitivity_all(store, weights, stats, data, seed, settings, stages)
+    stages.timings["total"] = round(sum(stages.timings.values()), 3)
     rounds = np.array([w.attrs.get("rounds", 1) for w in weights["defect_aware"]], dtype=np.int64)
-    results = _results_dataset(dies, stats, (error, loss, ideal, sens_error, sens_loss, remaps,
-                                             subset_errors, rounds), run_attrs)
-    if folder is not None:
-        write_outputs(results, weights, folder, statistics=stats, overwrite=overwrite)
+
+    def results():
+        run_attrs = {"seed": int(seed), "die_seed": int(die_seed), "quick": int(bool(quick)),
+                     "n_train": len(data.train), "n_test": len(data.test), "timings_s": stages.timings,
+                     "settings": settings}
+        return _results_dataset(dies, stats, (error, loss, ideal, sens_error, sens_loss, remaps,
+                                              subset_errors, rounds), run_attrs)
+
+    results = store.dataset(RESULTS, results)
+    if out is not None:
+        _write_finals(store, results, weights)
     return results
 
 
-def _prepare_out(out, overwrite):
-    """Create ``out`` and refuse early (before any training) to overwrite its results."""
+def study_fingerprint(dies, seed, die_seed, settings, quick):
+    """The settings a study folder's files must share to be reused (:mod:`.layout`'s manifest)."""
+    return {"seed": int(seed), "die_seed": int(die_seed), "quick": int(bool(quick)),
+            "settings": asdict(settings), "n_dies": int(dies.sizes["die"]),
+            "dies_hash": dataset_hash(dies), "config": json.loads(config_of(dies).to_json()),
+            "recipes": {m: recipe(m, settings) for m in ("software", "defect_aware", "statistics_aware")}}
+
+
+def _open_store(out, fingerprint, overwrite, stages):
     if out is None:
-        return None
-    folder = Path(out)
-    if (folder / "results.nc").exists() and not overwrite:
-        raise FileExistsRefusedError(f"{folder / 'results.nc'} already exists; pass --overwrite "
-                                     "(overwrite=True) or choose another --out folder")
-    if folder.exists() and not folder.is_dir():
-        raise ParameterError(f"out must be a folder; {folder} is a file")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+        return MemoryStore()
+    from .report import FIGURES
+
+    return StudyFolder(out, fingerprint, overwrite=overwrite, figures=FIGURES, on_reuse=stages.on_reuse)
 
 
 def _per_die_weights(parts, dies):
@@ -542,27 +638,46 @@ def _per_die_weights(parts, dies):
     return per_die
 
 
+def _write_finals(store, results, weights):
+    """The per-die weights file, the figures and the summary: each written once, atomically."""
+    from . import report
+
+    store.dataset(f"{WEIGHTS}/defect_aware.nc",
+                  lambda: _per_die_weights(weights["defect_aware"], results.die.values))
+    figures, drawn = {}, False
+    if importlib.util.find_spec("matplotlib") is not None:
+        for name in report.FIGURES:
+            figures[name], reused = store.file(f"{name}.png",
+                                               lambda tmp: report.save_figure(results, name, tmp))
+            drawn = drawn or not reused
+    # a summary written before the figures existed (no matplotlib then) is written again
+    store.file(SUMMARY, lambda tmp: Path(tmp).write_text(report.summary_markdown(results, figures),
+                                                         encoding="utf-8"), replace=drawn)
+
+
 def write_outputs(results, weights, folder, *, statistics=None, overwrite=False):
     """Write ``results.nc``, ``weights/*.nc``, ``statistics.nc``, the PNG figures and
-    ``summary.md`` into ``folder``.
+    ``summary.md`` into ``folder`` (the layout of :mod:`.layout`), each file atomically.
 
-    Returns the dict of written paths (figures only when matplotlib is installed).
+    For results computed in memory (``reproduce(out=None)``); ``reproduce(out=...)`` writes the
+    same files itself, stage by stage. Returns the dict of written paths (figures only when
+    matplotlib is installed).
     """
     from . import report
 
     folder = Path(folder)
-    (folder / "weights").mkdir(parents=True, exist_ok=True)
-    paths = {"results": save(results, folder / "results.nc", overwrite=overwrite)}
+    (folder / WEIGHTS).mkdir(parents=True, exist_ok=True)
+    paths = {"results": save(results, folder / RESULTS, overwrite=overwrite)}
     per_die = _per_die_weights(weights["defect_aware"], results.die.values)
     for name, ds in (("software", weights["software"]), ("statistics_aware", weights["statistics_aware"]),
                      ("defect_aware", per_die)):
-        paths[f"weights_{name}"] = save(ds, folder / "weights" / f"{name}.nc", overwrite=True)
+        paths[f"weights_{name}"] = save(ds, weights_path(folder, name), overwrite=True)
     if statistics is not None:
-        paths["statistics"] = save(statistics.to_dataset(), folder / "statistics.nc", overwrite=True)
+        paths["statistics"] = save(statistics.to_dataset(), folder / STATISTICS, overwrite=True)
     try:
         figures = report.save_figures(results, folder)
     except ImportError:
         figures = {}
     paths.update(figures)
-    paths["summary"] = report.write_summary(results, folder / "summary.md", figures=figures)
+    paths["summary"] = report.write_summary(results, folder / SUMMARY, figures=figures)
     return paths

@@ -1,6 +1,7 @@
 """Tests for the headless reproduction (mtjexplore.study.reproduce) and its report (mtjexplore.study.report)."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -9,9 +10,10 @@ import xarray as xr
 import mtjexplore as mx
 from mtjexplore.study import report
 from mtjexplore.cli import main
-from mtjexplore.errors import FileExistsRefusedError, ParameterError
+from mtjexplore.errors import ParameterError
+from mtjexplore.study.layout import StudyMismatchError
 from mtjexplore.study.reproduce import (METHODS, StudySettings, derive_seed, die_coords, measured_dies,
-                                  quick_settings, recipe, reproduce)
+                                        quick_settings, recipe, reproduce)
 from mtjexplore.recipes import statistics_aware_recipe
 
 TINY = StudySettings(n_train=1000, n_test=400, max_epochs=1, n_sensitivity=3, n_remap_images=300)
@@ -72,11 +74,71 @@ def test_quick_summary_reports_the_paper_comparison(quick_run):
     assert "![die_yield](die_yield.png)" in text
 
 
-def test_reproduction_refuses_to_overwrite_before_training(quick_run, capsys):
-    with pytest.raises(FileExistsRefusedError, match="results.nc already exists; pass --overwrite"):
-        reproduce(3, out=quick_run, settings=TINY, progress=False)
+def test_a_folder_of_other_settings_is_refused_before_training(quick_run, capsys):
+    with pytest.raises(StudyMismatchError) as info:
+        reproduce(3, seed=1, out=quick_run, settings=TINY, progress=False)
+    text = str(info.value)
+    assert str(quick_run) in text and "settings" in text and "--overwrite" in text
     assert main(["reproduce", "--quick", "--out", str(quick_run), "--no-progress"]) == 2
-    assert "error: " in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "error: " in err and "n_dies" in err and "dies_hash" in err
+
+
+def test_a_rerun_with_the_same_settings_reuses_every_stage(quick_run, capsys):
+    before = mx.load(quick_run / "results.nc")
+    assert main(["reproduce", "--quick", "--dies", "3", "--seed", "1", "--out", str(quick_run)]) == 0
+    err = capsys.readouterr().err
+    assert "software baseline          reused 1 of 1 finished stage files" in err
+    assert "defect-aware (per die)     reused 3 of 3" in err
+    xr.testing.assert_identical(mx.load(quick_run / "results.nc"), before)
+
+
+def _study_files(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_an_interrupted_study_resumes_to_the_uninterrupted_results(tmp_path):
+    whole = reproduce(2, seed=3, out=tmp_path / "a", settings=TINY, progress=False)
+    files = _study_files(tmp_path / "a")
+    # what a kill leaves: some stages finished, the later ones missing (each file whole or absent)
+    for name in ("results.nc", "summary.md", "stages/defect_aware/die=1.nc", "stages/evaluation",
+                 "stages/statistics_aware_remapped", "weights/statistics_aware.nc", "sensitivity.png"):
+        path = tmp_path / "a" / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    resumed = reproduce(2, seed=3, out=tmp_path / "a", settings=TINY, progress=False)
+    xr.testing.assert_identical(resumed.drop_attrs(), whole.drop_attrs())
+    assert _study_files(tmp_path / "a") == files
+    assert not [p for p in (tmp_path / "a").rglob("*") if ".mtjx-tmp-" in p.name]
+
+
+def test_overwrite_starts_over_and_a_damaged_manifest_is_rebuilt(tmp_path):
+    out = tmp_path / "s"
+    first = reproduce(1, seed=0, out=out, settings=TINY, progress=False)
+    (out / "manifest.json").write_text('{"settings_hash": "0123', encoding="utf-8")  # truncated
+    again = reproduce(1, seed=0, out=out, settings=TINY, progress=False)  # rebuilt, all reused
+    xr.testing.assert_identical(again, first)
+    assert json.loads((out / "manifest.json").read_text())["settings"]["seed"] == 0
+    (out / "keep.txt").write_text("mine")
+    other = reproduce(1, seed=4, out=out, settings=TINY, progress=False, overwrite=True)
+    assert other.attrs["seed"] == 4 and (out / "keep.txt").read_text() == "mine"
+    assert json.loads((out / "manifest.json").read_text())["settings"]["seed"] == 4
+
+
+def test_a_stage_file_of_other_settings_is_refused(tmp_path):
+    reproduce(1, seed=0, out=tmp_path / "a", settings=TINY, progress=False)
+    reproduce(1, seed=1, out=tmp_path / "b", settings=TINY, progress=False)
+    (tmp_path / "a" / "manifest.json").unlink()
+    shutil.copy(tmp_path / "b" / "weights" / "software.nc", tmp_path / "a" / "weights" / "software.nc")
+    with pytest.raises(StudyMismatchError, match=r"software.nc' was not computed with this study's settings"):
+        reproduce(1, seed=0, out=tmp_path / "a", settings=TINY, progress=False)
+
+
+def test_a_results_folder_without_manifest_is_refused(tmp_path):
+    """A folder written before studies were resumable (no manifest, no settings hash)."""
+    res = reproduce(1, seed=0, settings=TINY, progress=False)
+    mx.save(res, tmp_path / "results.nc")
+    with pytest.raises(StudyMismatchError, match="written before resumable studies"):
+        reproduce(1, seed=0, out=tmp_path, settings=TINY, progress=False)
 
 
 def test_same_seed_gives_the_same_study_and_another_seed_does_not():
