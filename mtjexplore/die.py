@@ -16,11 +16,9 @@ import numpy as np
 import xarray as xr
 
 from .config import CrossbarConfig
+from .defects import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, classify_readings
+from .defects import defect_conductances
 from .errors import ParameterError
-
-DEFECT_KINDS = ("ok", "short", "open", "stuck_p", "stuck_ap")
-NO_DEVICE = 255
-DEFECT_CODES = {name: code for code, name in enumerate(DEFECT_KINDS)}
 
 
 def _version():
@@ -108,22 +106,6 @@ def _cells(die, rows, cols):
     return config, rows.ravel(), cols.ravel()
 
 
-def defect_conductances(kind, g_p, g_ap, g_short_s, g_open_s):
-    """``(g_p, g_ap)`` a device shows once it has defect ``kind``, from its healthy values.
-
-    Works elementwise on numpy arrays and torch tensors alike.
-    """
-    if kind == "short":
-        return g_p * 0 + g_short_s, g_ap * 0 + g_short_s
-    if kind == "open":
-        return g_p * 0 + g_open_s, g_ap * 0 + g_open_s
-    if kind == "stuck_p":
-        return g_p, g_p
-    if kind == "stuck_ap":
-        return g_ap, g_ap
-    return g_p, g_ap
-
-
 def set_defects(die, rows, cols, kind):
     """Return a copy of ``die`` where the devices at ``(rows, cols)`` have defect ``kind``.
 
@@ -197,18 +179,7 @@ class ClassifyThresholds:
 def classify_maps(device, g_p, g_ap, present, thresholds=None):
     """Defect codes (uint8 array) from conductance arrays; see :class:`ClassifyThresholds`."""
     t = thresholds or ClassifyThresholds()
-    g_p, g_ap = np.asarray(g_p, float), np.asarray(g_ap, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r_p = 1.0 / g_p - device.r_series_ohm
-        r_ap = 1.0 / g_ap - device.r_series_ohm
-        tmr = (r_ap - r_p) / r_p
-        near_p = np.log(r_p * r_ap) < np.log(device.r_p_ohm * device.r_ap_ohm)
-    codes = np.zeros(g_p.shape, dtype=np.uint8)
-    stuck = tmr < t.stuck_tmr_fraction * device.tmr
-    codes[stuck & near_p] = DEFECT_CODES["stuck_p"]
-    codes[stuck & ~near_p] = DEFECT_CODES["stuck_ap"]
-    codes[np.maximum(r_p, r_ap) < t.short_fraction * device.r_p_ohm] = DEFECT_CODES["short"]
-    codes[np.maximum(g_p, g_ap) < t.open_fraction * device.g_ap_s] = DEFECT_CODES["open"]
+    codes = classify_readings(device, np.asarray(g_p, float), np.asarray(g_ap, float), t)
     codes[~np.broadcast_to(present, codes.shape)] = NO_DEVICE
     return codes
 

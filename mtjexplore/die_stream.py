@@ -25,7 +25,7 @@ import math
 import numpy as np
 import torch
 
-from .die import DEFECT_CODES
+from .defects import apply_defects
 from .network import DieCoefficients, pair_coefficients
 from .statistics import KINDS
 
@@ -43,15 +43,20 @@ class DieStream:
         Steps between redraws of the spread pool and of the per-die defect rates.
     pool_size : int, default 16
         Healthy dies in the spread pool.
+    device : torch.device or str, optional
+        Where the coefficients are handed out (default CPU). Drawing runs on the CPU with the
+        CPU ``generator`` (the same dies for a seed on every device); each chunk of many steps'
+        coefficients moves to ``device`` once.
     """
 
-    def __init__(self, stats, dies_per_step, generator, refresh, pool_size=16):
+    def __init__(self, stats, dies_per_step, generator, refresh, pool_size=16, *, device=None):
         self.stats, self.k, self.gen = stats, dies_per_step, generator
         self.refresh, self.pool_size = refresh, pool_size
+        self.device = torch.device("cpu") if device is None else torch.device(device)
         self.config = stats.config
         fp = self.config.floorplan
         self.cells = torch.nonzero(torch.as_tensor(fp.present).ravel()).squeeze(1)
-        # synapses of both layers numbered 0..n_synapses-1 (layer 0 first, row-major (i, j))
+        # synapses of all layers numbered 0..n_synapses-1 (layer 0 first, row-major (i, j))
         pairs = [torch.as_tensor(r * fp.shape[1] + c).reshape(-1, 2) for r, c in zip(fp.rows, fp.cols)]
         self.pair_cells = torch.cat(pairs).long()                  # [n_synapses, 2]: + and - cells
         self.syn_of_cell = torch.full((fp.shape[0] * fp.shape[1],), -1, dtype=torch.long)
@@ -110,7 +115,7 @@ class DieStream:
         self.last_chunk = (pick, owner - first, sites, kinds)  # kept for checks
         if hi > lo:
             self._apply(a, b, pick, owner - first, sites, kinds)
-        self.chunk_a, self.chunk_b = a, b
+        self.chunk_a, self.chunk_b = a.to(self.device), b.to(self.device)
 
     def _split(self, a, b):
         out_a, out_b, offset = [], [], 0
@@ -140,9 +145,5 @@ def _pair_coefficients(gp, gap, unit):
 
 
 def _defect_values(stats, kinds, own_p, own_ap):
-    """``(g_p, g_ap)`` of defective devices from their kinds and healthy values."""
-    short, open_, stuck_p, stuck_ap = (kinds == DEFECT_CODES[k] for k in KINDS)
-    fixed = torch.where(short, stats.g_short_s, stats.g_open_s)
-    new_p = torch.where(short | open_, fixed, torch.where(stuck_ap, own_ap, own_p))
-    new_ap = torch.where(short | open_, fixed, torch.where(stuck_p, own_p, own_ap))
-    return new_p, new_ap
+    """``(g_p, g_ap)`` of defective devices from their kinds and healthy values (the registry's physics)."""
+    return apply_defects(kinds, own_p, own_ap, stats.g_short_s, stats.g_open_s)

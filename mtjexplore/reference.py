@@ -12,12 +12,13 @@ from __future__ import annotations
 from importlib import resources
 
 from .config import CrossbarConfig, paper_config
+from .defects import REGISTRY
 from .errors import ParameterError
 from .statistics import DefectStatistics
 
 #: Mean fraction of devices per die with each defect (on 20,000 devices: 15 shorts, 1 open,
 #: 0.5 stuck-P, 0.5 stuck-AP per die) -- the defaults of :func:`mtjexplore.sample_dies`.
-REFERENCE_RATES = {"short": 7.5e-4, "open": 5e-5, "stuck_p": 2.5e-5, "stuck_ap": 2.5e-5}
+REFERENCE_RATES = {k.name: k.reference_rate for k in REGISTRY[1:]}
 #: Gamma shape of the per-die defect rate: dies differ (median ~12 shorts, some above 35).
 REFERENCE_RATE_SHAPE = 2.0
 #: Dies in the paper's study.

@@ -36,6 +36,8 @@ from ._rng import seed_attr, torch_generator
 from .config import CrossbarConfig
 from .die import (DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, as_ensemble, classify_maps, config_of,
                   defect_conductances, die_dataset)
+from ._check import check_number
+from .defects import REGISTRY
 from .errors import DataFileError, MTJExploreError, ParameterError
 
 KINDS = DEFECT_KINDS[1:]
@@ -198,12 +200,46 @@ class DefectStatistics:
             self.spread_ap * torch.randn(shape, generator=generator, dtype=dtype))
         return 1.0 / (r_p + r_series), 1.0 / (r_ap + r_series)
 
-    def sample_maps(self, n_dies, generator, dtype=torch.float32):
+    def sample_maps(self, n_dies, generator, dtype=torch.float32, *, device=None):
         """Sample ``(g_p, g_ap, defect)`` tensors of shape ``[n_dies, n_rows, n_cols]``.
 
         The fast path used by statistics-aware training (called every step); :meth:`sample`
-        wraps it in a Dataset. Vectorized over dies and devices.
+        wraps it in a Dataset. Vectorized over dies and devices. Drawn on the CPU with the CPU
+        ``generator`` (the same dies for a seed on every device), then moved to ``device``
+        (default: left on the CPU).
         """
+        maps = self._sample_maps(n_dies, generator, dtype)
+        return maps if device is None else tuple(t.to(device) for t in maps)
+
+    def rescaled(self, config):
+        """The same statistics for another network: per-device defect rates kept.
+
+        ``mean_counts`` (defects per die) scale with the number of devices,
+        ``config.n_devices / self.config.n_devices``; spreads, medians, defect conductances,
+        count shapes and the spatial model stay as they are. Use it to train a bigger (or
+        deeper) network with statistics measured on the paper's dies.
+
+        Parameters
+        ----------
+        config : CrossbarConfig
+            The network the statistics should describe (same devices, any size or tiling).
+
+        Examples
+        --------
+        >>> from mtjexplore import CrossbarConfig, paper_config
+        >>> s = DefectStatistics(paper_config(), {"short": 15})
+        >>> big = s.rescaled(CrossbarConfig(layer_sizes=(196, 128, 64, 10), tile_shape=(101, 200)))
+        >>> round(big.mean_counts["short"], 2), big.mean_counts["short"] / big.config.n_devices
+        (51.18, 0.00075)
+        """
+        if not isinstance(config, CrossbarConfig):
+            raise ParameterError(f"config must be a CrossbarConfig; got {type(config).__name__}")
+        factor = config.n_devices / self.config.n_devices
+        note = f"rescaled to {config.n_devices} devices from: {self.provenance or 'given values'}"
+        return dataclasses.replace(self, config=config, provenance=note,
+                                   mean_counts={k: v * factor for k, v in self.mean_counts.items()})
+
+    def _sample_maps(self, n_dies, generator, dtype):
         fp = self.config.floorplan
         shape = (n_dies,) + fp.shape
         present = torch.as_tensor(fp.present)
@@ -522,17 +558,20 @@ def _gamma_ppf(alpha, u):
     return (lo + hi) / 2
 
 
-def sample_dies(config, n_dies=36, *, short_rate=7.5e-4, open_rate=5e-5, stuck_p_rate=2.5e-5,
-                stuck_ap_rate=2.5e-5, rate_shape=2.0, seed=None):
+def sample_dies(config, n_dies=36, *, rates=None, short_rate=None, open_rate=None, stuck_p_rate=None,
+                stuck_ap_rate=None, rate_shape=2.0, seed=None):
     """Sample an ensemble of dies with given per-device defect rates.
 
     Parameters
     ----------
     config : CrossbarConfig
     n_dies : int, default 36
-    short_rate, open_rate, stuck_p_rate, stuck_ap_rate : float
-        Mean fraction of devices per die with each defect. Defaults (on 20,000 devices): 15
-        shorts, 1 open, 0.5 stuck-P and 0.5 stuck-AP per die on average -- "mostly shorts".
+    rates : dict of str to float, optional
+        Mean fraction of devices per die with each defect kind; kinds not given keep their
+        reference rate (:attr:`mtjexplore.defects.DefectKind.reference_rate`; on 20,000 devices:
+        15 shorts, 1 open, 0.5 stuck-P and 0.5 stuck-AP per die on average -- "mostly shorts").
+    short_rate, open_rate, stuck_p_rate, stuck_ap_rate : float, optional
+        The same for one kind each (kept for existing code; override ``rates``).
     rate_shape : float, default 2.0
         Gamma shape of the per-die rate (2.0: median about 12 shorts, a few dies above 35).
     seed : int or None
@@ -545,10 +584,17 @@ def sample_dies(config, n_dies=36, *, short_rate=7.5e-4, open_rate=5e-5, stuck_p
     1
     """
     n = config.n_devices
-    rates = {"short": short_rate, "open": open_rate, "stuck_p": stuck_p_rate, "stuck_ap": stuck_ap_rate}
+    given = {"short": short_rate, "open": open_rate, "stuck_p": stuck_p_rate, "stuck_ap": stuck_ap_rate}
+    if rates is not None and not isinstance(rates, dict):
+        raise ParameterError(f"rates must be a dict {{kind: fraction of devices}}; got {type(rates).__name__}")
+    unknown = sorted(set(rates or {}) - set(KINDS))
+    if unknown:
+        raise ParameterError(f"rates has unknown defect kinds {unknown}; known: {', '.join(KINDS)}")
+    rates = {**{k.name: k.reference_rate for k in REGISTRY[1:]}, **(rates or {}),
+             **{k: v for k, v in given.items() if v is not None}}
     for name, rate in rates.items():
-        if not (isinstance(rate, (int, float)) and 0 <= rate < 0.5):
-            raise ParameterError(f"{name}_rate must be a fraction of devices in [0, 0.5); got {rate!r}")
+        check_number(f"rate of {name!r}", rate, low=0, high=0.5, high_open=True,
+                     hint="a fraction of devices")
     stats = DefectStatistics(config, {k: r * n for k, r in rates.items()},
                              {k: rate_shape for k in KINDS})
     return stats.sample(n_dies, seed)

@@ -13,18 +13,9 @@ import struct
 
 import numpy as np
 
-#: Colour of each defect code in the painter, the legend and the neuron view (code -> CSS colour).
-KIND_COLORS = {
-    "ok": "#dfe7ef",
-    "short": "#d62728",
-    "open": "#222222",
-    "stuck_p": "#1f77b4",
-    "stuck_ap": "#ff9f1c",
-    "no_device": "#ffffff",
-}
-#: Labels shown to users for each kind (the palette's "erase" paints ``ok``).
-KIND_LABELS = {"ok": "healthy", "short": "short", "open": "open", "stuck_p": "stuck-P",
-               "stuck_ap": "stuck-AP", "no_device": "no device"}
+# Colour and label of each defect kind (painter, legends, neuron view): the registry's.
+from ..defects import KIND_COLORS, KIND_LABELS  # noqa: F401 - re-exported
+
 
 
 def cell_at(event, margin, shape):

@@ -33,6 +33,7 @@ import traitlets
 import xarray as xr
 from bqplot import Axis, Bars, Boxplot, Figure, LinearScale, Lines, OrdinalScale, Scatter
 
+from ..defects import DEFECTIVE_KINDS
 from ..errors import ParameterError
 from ._util import add_classes, error_html, guarded
 from .runs import legend_html, method_color
@@ -293,7 +294,7 @@ class EnsembleView(widgets.VBox):
         one = res.sel(die=die_id)
         errors = ", ".join(f"{m} {100 * float(e):.2f} %" for m, e in zip(self.methods, one.error.values))
         counts = [f"{name[2:]} {int(one[name])}" for name in
-                  ("n_defects", "n_short", "n_open", "n_stuck_p", "n_stuck_ap") if name in res.coords]
+                  ("n_defects",) + tuple(f"n_{k}" for k in DEFECTIVE_KINDS) if name in res.coords]
         return f"die {die_id}: " + errors + (" | defects: " + ", ".join(counts) if counts else "")
 
     # ------------------------------------------------------------------ handlers

@@ -33,6 +33,7 @@ import numpy as np
 from bqplot import Axis, ColorScale, Figure, HeatMap, Label, LinearScale, Lines, Scatter
 from ipyevents import Event
 
+from ..defects import REGISTRY
 from ..die import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, config_of, set_defects
 from ..errors import ParameterError
 from ..painting import RANDOM_KINDS, clear_defects, randomize_defects
@@ -40,14 +41,10 @@ from ..reference import REFERENCE_RATES
 from ._util import KIND_COLORS, KIND_LABELS, add_classes, cell_at, error_html, guarded, segment_cells, swatch
 
 #: Palette entries: (label, kind painted).
-PALETTE = [("short", "short"), ("open", "open"), ("stuck-P", "stuck_p"), ("stuck-AP", "stuck_ap"),
-           ("erase", "ok")]
+PALETTE = [(k.label, k.name) for k in REGISTRY[1:]] + [("erase", "ok")]
 #: What each palette entry does, for its tooltip.
-PALETTE_TIPS = ["short: the junction conducts in both states (only the read path limits it)",
-                "open: no current in either state",
-                "stuck-P: reads its low-resistance (P) value whatever is written",
-                "stuck-AP: reads its high-resistance (AP) value whatever is written",
-                "erase: a healthy device with nominal conductances"]
+PALETTE_TIPS = ([f"{k.label}: {k.description}" for k in REGISTRY[1:]]
+                + ["erase: a healthy device with nominal conductances"])
 HIGHLIGHT_S = 1.5  # how long the rings on changed cells stay
 COLOR_BY = ("defect", "conductance")
 _DISPLAY_NO_DEVICE = len(DEFECT_KINDS)  # colour index of empty cells in the defect view

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from ..config import paper_config
+from ..defects import DEFECTIVE_KINDS
 from ..die import config_of, defect_counts, set_defects
 from ..errors import ParameterError
 from ..painting import clear_defects, randomize_defects
@@ -103,7 +104,7 @@ def worst_die(ensemble, errors=None):
 def clustered_die(config, seed=0):
     """One die sampled from the reference statistics with clustered defect positions."""
     stats = dataclasses.replace(reference_statistics(config), spatial="clustered",
-                                count_shape={k: math.inf for k in ("short", "open", "stuck_p", "stuck_ap")})
+                                count_shape={k: math.inf for k in DEFECTIVE_KINDS})
     die = stats.sample(1, seed).isel(die=0).drop_vars("die", errors="ignore")
     die.attrs["label"] = f"clustered die (seed {seed})"
     return die

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import html
 
+from ..defects import REGISTRY
 from ..errors import ParameterError
 from ..methods import METHOD_COLORS, OTHER_COLOR, method_color, method_of  # noqa: F401 - re-exported
 
 #: How a method is written for people.
 METHOD_LABELS = {"software": "software", "defect_aware": "defect-aware",
                  "statistics_aware": "statistics-aware", "remap": "remapped"}
-_PLURAL = {"short": "shorts", "open": "opens", "stuck_p": "stuck-P", "stuck_ap": "stuck-AP",
-           "ok": "erased"}
+_PLURAL = {k.name: k.plural for k in REGISTRY}
 
 
 def run_name(method, *, die=None, painted=None, index=None):

@@ -39,8 +39,10 @@ import math
 import urllib.parse
 from dataclasses import dataclass
 
+from ..defects import DEFECTIVE_KINDS
+
 #: Kinds a link can paint, in the order they are written (``ok`` erases).
-CELL_KINDS = ("short", "open", "stuck_p", "stuck_ap", "ok")
+CELL_KINDS = DEFECTIVE_KINDS + ("ok",)
 #: Query keys the server adds itself (Voilà's template and theme): never a bad setting.
 SERVER_KEYS = ("voila-template", "voila-theme", "template", "theme", "token")
 #: Most painted cells a link may hold (longer URLs break in some browsers and proxies).
