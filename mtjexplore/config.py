@@ -160,48 +160,109 @@ def _ohm(value):
     return f"{value / 1000:g} kΩ" if value >= 1000 else f"{value:g} Ω"
 
 
-@dataclass(frozen=True)
-class CrossbarConfig:
-    """Network sizes and device parameters of one die.
+_LEGACY_DEFAULTS = {"n_inputs": 100, "n_hidden": 90, "n_outputs": 10}
 
-    The network is ``n_inputs + 1 (bias) -> n_hidden + 1 (bias) -> n_outputs`` with every weight a
-    differential pair of MTJs, so a die holds ``2 * ((n_inputs+1)*n_hidden + (n_hidden+1)*n_outputs)``
-    devices.
+
+@dataclass(frozen=True, init=False)
+class CrossbarConfig:
+    """Network sizes, crossbar tile size and device parameters of one die.
+
+    The network is ``layer_sizes[0] + 1 (bias) -> layer_sizes[1] + 1 (bias) -> ... ->
+    layer_sizes[-1]``: every hidden layer is a row of comparators with trainable thresholds, the
+    last layer a winner-take-all, every layer has an always-on bias row and every weight is a
+    differential pair of MTJs, so a die holds ``sum(2 * (n_in + 1) * n_out)`` devices.
+
+    Each layer's device block (``n_in + 1`` rows by ``2 * n_out`` columns) is cut into pieces of
+    at most ``tile_shape`` and placed on crossbar tiles; the die's physical ``(row, col)`` array is
+    the tiles side by side (see :meth:`mtjexplore.floorplan.Floorplan.tiled`).
 
     Parameters
     ----------
-    n_inputs : int, default 100
-        Input rows (pixels of a ``size x size`` image), bias row not counted.
-    n_hidden : int, default 90
-        Hidden comparator neurons.
-    n_outputs : int, default 10
-        Output classes.
-    device : DeviceParams
-        Electrical device parameters.
+    n_inputs, n_hidden, n_outputs : int, optional
+        The two-layer shorthand: ``layer_sizes = (n_inputs, n_hidden, n_outputs)`` (defaults
+        100, 90, 10). ``n_hidden`` may also be a tuple of hidden sizes (several hidden layers).
+        Not combined with ``layer_sizes``.
+    device : DeviceParams, optional
+        Electrical device parameters (default ``DeviceParams()``).
+    layer_sizes : tuple of int, optional, keyword-only
+        Neurons per layer, inputs first, outputs last (bias rows not counted); at least one hidden
+        layer, at least 2 outputs.
+    tile_shape : tuple of int or None, keyword-only, default None
+        ``(rows, cols)`` of one crossbar tile (``cols`` even: columns come in ``+/-`` pairs).
+        None: one tile just large enough for all layer blocks side by side (the paper's die:
+        101 x 200 for 100 -> 90 -> 10); it is stored as that shape.
+
+    Attributes
+    ----------
+    n_inputs, n_outputs : int
+        ``layer_sizes[0]`` and ``layer_sizes[-1]`` (read-only).
+    n_hidden : int
+        Size of the *first* hidden layer (read-only; the only one in a two-layer network).
+    hidden_sizes : tuple of int
+        All hidden layer sizes.
 
     Examples
     --------
     >>> paper_config().n_devices
     20000
+    >>> cfg = CrossbarConfig(layer_sizes=(196, 128, 64, 10), tile_shape=(101, 200))
+    >>> cfg.layer_shapes, cfg.n_devices, cfg.floorplan.n_tiles
+    ([(197, 128), (129, 64), (65, 10)], 68244, 5)
+    >>> CrossbarConfig(layer_sizes=(100, 90, 10), tile_shape=(101, 200)) == paper_config()
+    True
     """
 
-    n_inputs: int = 100
-    n_hidden: int = 90
-    n_outputs: int = 10
+    layer_sizes: tuple = (100, 90, 10)
+    tile_shape: tuple = (101, 200)
     device: DeviceParams = dataclasses.field(default_factory=DeviceParams)
 
-    def __post_init__(self):
-        for name in ("n_inputs", "n_hidden", "n_outputs"):
-            value = getattr(self, name)
-            _require(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-                     name, "an int >= 1", value)
-        _require(self.n_outputs >= 2, "n_outputs", "an int >= 2", self.n_outputs)
-        _require(isinstance(self.device, DeviceParams), "device", "a DeviceParams", self.device)
+    def __init__(self, n_inputs=None, n_hidden=None, n_outputs=None, device=None, *,
+                 layer_sizes=None, tile_shape=None):
+        legacy = {"n_inputs": n_inputs, "n_hidden": n_hidden, "n_outputs": n_outputs}
+        given = [k for k, v in legacy.items() if v is not None]
+        if layer_sizes is not None and given:
+            raise ParameterError(f"give layer_sizes or {'/'.join(given)}, not both "
+                                 f"(layer_sizes=(n_inputs, *hidden_sizes, n_outputs))")
+        if layer_sizes is None:
+            layer_sizes = _legacy_sizes({k: (_LEGACY_DEFAULTS[k] if v is None else v)
+                                         for k, v in legacy.items()})
+        else:
+            layer_sizes = _check_sizes(layer_sizes)
+        device = DeviceParams() if device is None else device
+        _require(isinstance(device, DeviceParams), "device", "a DeviceParams", device)
+        object.__setattr__(self, "layer_sizes", layer_sizes)
+        object.__setattr__(self, "tile_shape", _check_tile(tile_shape, self.layer_shapes))
+        object.__setattr__(self, "device", device)
+
+    @property
+    def n_inputs(self):
+        """Input rows (pixels of a ``size x size`` image), bias row not counted."""
+        return self.layer_sizes[0]
+
+    @property
+    def n_hidden(self):
+        """Comparator neurons of the first hidden layer (see :attr:`hidden_sizes` for all)."""
+        return self.layer_sizes[1]
+
+    @property
+    def hidden_sizes(self):
+        """Sizes of all hidden layers."""
+        return self.layer_sizes[1:-1]
+
+    @property
+    def n_outputs(self):
+        """Output classes."""
+        return self.layer_sizes[-1]
+
+    @property
+    def n_layers(self):
+        """Weight layers (hidden layers + the output layer)."""
+        return len(self.layer_sizes) - 1
 
     @property
     def layer_shapes(self):
-        """``[(rows, neurons)]`` of the two weight matrices, bias rows included."""
-        return [(self.n_inputs + 1, self.n_hidden), (self.n_hidden + 1, self.n_outputs)]
+        """``[(rows, neurons)]`` of the weight matrices, bias rows included."""
+        return [(n_in + 1, n_out) for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:])]
 
     @property
     def n_devices(self):
@@ -210,28 +271,48 @@ class CrossbarConfig:
 
     def describe(self):
         """One line: network sizes, devices per die and :meth:`DeviceParams.describe`."""
-        return (f"{self.n_inputs}+1 -> {self.n_hidden}+1 -> {self.n_outputs}, {self.n_devices} MTJs "
-                f"per die; {self.device.describe()}")
+        sizes = " -> ".join(f"{n}+1" for n in self.layer_sizes[:-1]) + f" -> {self.n_outputs}"
+        tiles = self.floorplan.n_tiles
+        on = "" if tiles == 1 else f" on {tiles} tiles of {self.tile_shape[0]} x {self.tile_shape[1]}"
+        return f"{sizes}, {self.n_devices} MTJs per die{on}; {self.device.describe()}"
 
     def __str__(self):
         return self.describe()
 
     @cached_property
     def floorplan(self):
-        """The default :class:`~mtjexplore.floorplan.Floorplan` (layer blocks side by side)."""
+        """The default :class:`~mtjexplore.floorplan.Floorplan`: layer pieces on tiles (first fit)."""
         from .floorplan import Floorplan
 
-        return Floorplan.side_by_side(self.layer_shapes)
+        return Floorplan.tiled(self.layer_shapes, self.tile_shape)
+
+    @property
+    def _single_tile(self):
+        return _single_tile(self.layer_shapes)
 
     def to_json(self):
-        """Serialise to a JSON string (stored in dataset attrs)."""
-        return json.dumps(dataclasses.asdict(self))
+        """Serialise to a JSON string (stored in dataset attrs).
+
+        A two-layer network on one tile is written in the original format
+        (``n_inputs``/``n_hidden``/``n_outputs``), so files stay readable by earlier versions;
+        any other network as ``layer_sizes`` and ``tile_shape``.
+        """
+        device = dataclasses.asdict(self.device)
+        if len(self.layer_sizes) == 3 and self.tile_shape == self._single_tile:
+            return json.dumps({"n_inputs": self.n_inputs, "n_hidden": self.n_hidden,
+                               "n_outputs": self.n_outputs, "device": device})
+        return json.dumps({"layer_sizes": list(self.layer_sizes),
+                           "tile_shape": list(self.tile_shape), "device": device})
 
     @classmethod
     def from_json(cls, text):
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json` (reads both formats)."""
         data = json.loads(text)
-        return cls(**{**data, "device": DeviceParams(**data["device"])})
+        data = {**data, "device": DeviceParams(**data["device"])}
+        for key in ("layer_sizes", "tile_shape"):
+            if isinstance(data.get(key), list):
+                data[key] = tuple(data[key])
+        return cls(**data)
 
     # cached_property needs a __dict__; frozen dataclasses allow it via object.__setattr__
     def __getstate__(self):
@@ -242,13 +323,57 @@ class CrossbarConfig:
             object.__setattr__(self, key, value)
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _legacy_sizes(legacy):
+    for name in ("n_inputs", "n_outputs"):
+        _require(_is_int(legacy[name]) and legacy[name] >= 1, name, "an int >= 1", legacy[name])
+    hidden = legacy["n_hidden"]
+    hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) and hidden else hidden
+    ok = (_is_int(hidden) and hidden >= 1) or (
+        isinstance(hidden, tuple) and all(_is_int(h) and h >= 1 for h in hidden))
+    _require(ok, "n_hidden", "an int >= 1 (or a tuple of them: one per hidden layer)", hidden)
+    _require(legacy["n_outputs"] >= 2, "n_outputs", "an int >= 2", legacy["n_outputs"])
+    hidden = hidden if isinstance(hidden, tuple) else (hidden,)
+    return (legacy["n_inputs"], *hidden, legacy["n_outputs"])
+
+
+def _check_sizes(sizes):
+    ok = isinstance(sizes, (tuple, list)) and len(sizes) >= 3
+    _require(ok, "layer_sizes", "a tuple (n_inputs, *hidden_sizes, n_outputs) with at least one "
+             "hidden layer", sizes)
+    for k, n in enumerate(sizes):
+        _require(_is_int(n) and n >= (2 if k == len(sizes) - 1 else 1), f"layer_sizes[{k}]",
+                 f"an int >= {2 if k == len(sizes) - 1 else 1}", n)
+    return tuple(int(n) for n in sizes)
+
+
+def _single_tile(layer_shapes):
+    """One tile holding every layer block side by side (the paper's die)."""
+    return (max(r for r, _ in layer_shapes), sum(2 * c for _, c in layer_shapes))
+
+
+def _check_tile(tile_shape, layer_shapes):
+    if tile_shape is None:
+        return _single_tile(layer_shapes)
+    ok = (isinstance(tile_shape, (tuple, list)) and len(tile_shape) == 2
+          and all(_is_int(n) and n >= 1 for n in tile_shape))
+    _require(ok, "tile_shape", "a pair (rows, cols) of ints >= 1, or None", tile_shape)
+    _require(tile_shape[1] % 2 == 0, "tile_shape", "(rows, cols) with cols even (+/- column pairs)",
+             tile_shape)
+    return tuple(int(n) for n in tile_shape)
+
+
 def paper_device():
     """Device parameters used for the reproduction (see the module docstring for the argument)."""
     return DeviceParams()
 
 
 def paper_config(device=None):
-    """The paper's network as we infer it: 100+1 -> 90+1 -> 10, differential pairs, 20,000 MTJs.
+    """The paper's network as we infer it: 100+1 -> 90+1 -> 10, differential pairs, 20,000 MTJs,
+    on one 101 x 200 tile (layer 1 in columns 0..179, layer 2 in 180..199).
 
     Examples
     --------

@@ -6,58 +6,78 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ._check import check_int
 from ._rng import seed_attr, torch_generator
 from .datasets import ImageData
 from .die import as_ensemble, config_of, defect_counts
 from .errors import ParameterError
 from .floorplan import Floorplan
 from .network import DieCoefficients, die_coefficients, evaluate_chunk, sample_coefficients
-from .weights import weights_config, weights_tensors
+from .weights import network_weights, weights_config
+
+__all__ = ["evaluate", "evaluate_tensors", "sensitivity", "data_tensors", "ideal_coefficients"]
 
 
-def data_tensors(data, n_inputs):
-    """``(x1t, y)``: validated inputs ``[n_inputs + 1, n]`` (bias row included) and labels."""
+def data_tensors(data, n_inputs, *, device=None):
+    """``(x1t, y)``: validated inputs ``[n_inputs + 1, n]`` (bias row included) and labels, on
+    ``device`` (moved once)."""
     if not isinstance(data, ImageData):
         raise ParameterError(f"data must be an ImageData (from load_mnist); got {type(data).__name__}")
     if data.x.shape[1] != n_inputs:
         raise ParameterError(f"data has {data.x.shape[1]} inputs per image, the network {n_inputs}")
     x1 = torch.nn.functional.pad(torch.tensor(np.asarray(data.x), dtype=torch.float32), (0, 1), value=1.0)
-    return x1.T.contiguous(), torch.tensor(np.asarray(data.y), dtype=torch.int64)
+    return (x1.T.contiguous().to(device),
+            torch.tensor(np.asarray(data.y), dtype=torch.int64).to(device))
 
 
-def ideal_coefficients(config):
+def ideal_coefficients(config, *, device=None):
     """Coefficients of one ideal die (``a = 0``, ``b = 1``)."""
     shapes = config.layer_shapes
-    return DieCoefficients([torch.zeros((1,) + s) for s in shapes], [torch.ones((1,) + s) for s in shapes])
+    return DieCoefficients([torch.zeros((1,) + s, device=device) for s in shapes],
+                           [torch.ones((1,) + s, device=device) for s in shapes])
 
 
 IMAGE_BLOCK = 2048  # images per block: keeps a block's hidden currents in cache (see benchmarks/)
 
 
-@torch.no_grad()
-def evaluate_tensors(weights, coeffs, data, chunk_size=8):
-    """Error and loss tensors ``[n_dies]`` for precomputed coefficients (None: ideal devices).
+def _device(device):
+    """``torch.device`` from None (CPU), a string or a device; a ParameterError otherwise."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ParameterError(f"device must be a torch device or its name ('cpu', 'cuda', "
+                             f"'cuda:1'); got {device!r}") from exc
 
-    Dies go in chunks of ``chunk_size``, images in blocks of ``IMAGE_BLOCK``.
+
+@torch.no_grad()
+def evaluate_tensors(weights, coeffs, data, chunk_size=8, *, device=None):
+    """Error and loss tensors ``[n_dies]`` (on the CPU) for precomputed coefficients (None:
+    ideal devices).
+
+    Dies go in chunks of ``chunk_size``, images in blocks of ``IMAGE_BLOCK``; the work runs on
+    ``device`` (default: the coefficients' device, else CPU), where weights and images are moved
+    once and each chunk of coefficients once.
     """
     config = weights_config(weights)
-    w1, w2, theta, scale = weights_tensors(weights, config)
-    coeffs = ideal_coefficients(config) if coeffs is None else coeffs
-    x1t, y = data_tensors(data, config.n_inputs)
+    device = _device(device if device is not None or coeffs is None else coeffs.device)
+    net = network_weights(weights, config, device=device)
+    coeffs = ideal_coefficients(config, device=device) if coeffs is None else coeffs
+    x1t, y = data_tensors(data, config.n_inputs, device=device)
     blocks = [(x1t[:, s:s + IMAGE_BLOCK].contiguous(), y[s:s + IMAGE_BLOCK])
               for s in range(0, len(y), IMAGE_BLOCK)]
     errors, losses = [], []
     for start in range(0, coeffs.n_dies, chunk_size):
-        part = coeffs.select(slice(start, start + chunk_size))
-        sums = [evaluate_chunk(xb, yb, w1, w2, theta, part, scale) for xb, yb in blocks]
+        part = coeffs.select(slice(start, start + chunk_size)).to(device)
+        sums = [evaluate_chunk(xb, yb, net, part) for xb, yb in blocks]
         errors.append(sum(e * len(yb) for (e, _), (_, yb) in zip(sums, blocks)) / len(y))
         losses.append(sum(l * len(yb) for (_, l), (_, yb) in zip(sums, blocks)) / len(y))
-    return torch.cat(errors), torch.cat(losses)
+    return torch.cat(errors).cpu(), torch.cat(losses).cpu()
 
 
 def _check_chunk(chunk_size):
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ParameterError(f"chunk_size must be an int >= 1 (dies per chunk); got {chunk_size!r}")
+    check_int("chunk_size", chunk_size, low=1, hint="dies per chunk")
 
 
 def _floorplan_coefficients(dies, floorplans):
@@ -84,7 +104,7 @@ def _floorplan_coefficients(dies, floorplans):
                            [torch.cat([p.b[i] for p in parts]) for i in range(n_layers)])
 
 
-def evaluate(weights, dies, data, *, chunk_size=8, floorplans=None):
+def evaluate(weights, dies, data, *, chunk_size=8, floorplans=None, device=None):
     """Misclassification error and loss of ``weights`` on every die.
 
     The effective weights of a chunk of dies are built at once and all images go through each
@@ -102,6 +122,9 @@ def evaluate(weights, dies, data, *, chunk_size=8, floorplans=None):
         Where the synapses sit on each die when not at the configuration's default places: one
         floorplan for all dies or one per die (e.g. ``[r.floorplan for r in remappings]`` from
         :func:`mtjexplore.remap.remap`).
+    device : torch.device or str, optional
+        Where the products run (default CPU; e.g. ``"cuda"``). Coefficients are computed on the
+        CPU in float64 and each chunk of dies moves once; results come back to the CPU.
 
     Returns
     -------
@@ -118,15 +141,16 @@ def evaluate(weights, dies, data, *, chunk_size=8, floorplans=None):
     ('die',)
     """
     _check_chunk(chunk_size)
+    device = _device(device)
     config = weights_config(weights)
     if dies is None:
-        error, loss = evaluate_tensors(weights, None, data)
+        error, loss = evaluate_tensors(weights, None, data, device=device)
         return _result(error, loss, {"die": [-1]}, weights, "ideal devices").squeeze("die", drop=True)
     dies = as_ensemble(dies)
     if config_of(dies).layer_shapes != config.layer_shapes:
         raise ParameterError("the dies were made for a different network size than the weights")
     coeffs = die_coefficients(dies) if floorplans is None else _floorplan_coefficients(dies, floorplans)
-    error, loss = evaluate_tensors(weights, coeffs, data, chunk_size)
+    error, loss = evaluate_tensors(weights, coeffs, data, chunk_size, device=device)
     coords = {"die": dies.die.values}
     if "defect" in dies:
         counts = defect_counts(dies)
@@ -146,26 +170,27 @@ def _result(error, loss, coords, weights, provenance):
                "dies": provenance, "mtjexplore_version": __version__})
 
 
-def sensitivity(weights, sampler, n_samples, data, *, seed=None, chunk_size=8):
+def sensitivity(weights, sampler, n_samples, data, *, seed=None, chunk_size=8, device=None):
     """Distribution of loss and error of ``weights`` over ``n_samples`` freshly sampled dies.
 
     The paper's "sampling the network loss function": how a solution fares on dies it has never
-    seen, drawn from the same statistics.
+    seen, drawn from the same statistics. Dies are drawn on the CPU (the same dies for a seed on
+    every device); the products run on ``device`` (default CPU).
 
     Returns
     -------
     xarray.Dataset
         ``error(sample)`` and ``loss(sample)``.
     """
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ParameterError(f"n_samples must be an int >= 1; got {n_samples!r}")
+    check_int("n_samples", n_samples, low=1)
     _check_chunk(chunk_size)
+    device = _device(device)
     generator = torch_generator(seed)
     errors, losses = [], []
     for start in range(0, n_samples, chunk_size):
         n = min(chunk_size, n_samples - start)
         coeffs = sample_coefficients(sampler, n, generator, getattr(sampler, "config", None))
-        e, l = evaluate_tensors(weights, coeffs, data, chunk_size)
+        e, l = evaluate_tensors(weights, coeffs, data, chunk_size, device=device)
         errors.append(e)
         losses.append(l)
     out = _result(torch.cat(errors), torch.cat(losses), {"die": np.arange(n_samples)}, weights,

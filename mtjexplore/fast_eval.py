@@ -2,7 +2,7 @@
 
 :func:`mtjexplore.evaluate` prepares the data tensors, the weights and the result Dataset on every
 call. The crossbar painter re-evaluates after every painted device, so :class:`DieEvaluator`
-prepares them once and then runs only the coefficient gather and the two matrix products of
+prepares them once and then runs only the coefficient gather and the matrix products of
 :func:`mtjexplore.network.evaluate_chunk` -- the same forward model, the same numbers (ties at
 the output counted by :func:`mtjexplore.network.tie_error`).
 """
@@ -14,9 +14,11 @@ import torch
 
 from .die import config_of
 from .errors import ParameterError
-from .evaluation import data_tensors, ideal_coefficients
+from .evaluation import _device, data_tensors, ideal_coefficients
 from .network import die_coefficients, evaluate_chunk, forward
-from .weights import weights_config, weights_tensors
+from .weights import network_weights, weights_config
+
+__all__ = ["DieEvaluator"]
 
 
 class DieEvaluator:
@@ -28,6 +30,8 @@ class DieEvaluator:
         Trained weights (``Trainer.weights_``).
     data : ImageData
         Evaluation images (e.g. the 10,000 MNIST test images).
+    device : torch.device or str, optional
+        Where weights and images live (moved once) and the products run (default CPU).
 
     Examples
     --------
@@ -41,11 +45,12 @@ class DieEvaluator:
     True
     """
 
-    def __init__(self, weights, data):
+    def __init__(self, weights, data, *, device=None):
         self.weights = weights
         self.config = weights_config(weights)
-        self._w1, self._w2, self._theta, self._scale = weights_tensors(weights, self.config)
-        self._x1t, self._y = data_tensors(data, self.config.n_inputs)
+        self.device = _device(device)
+        self._net = network_weights(weights, self.config, device=self.device)
+        self._x1t, self._y = data_tensors(data, self.config.n_inputs, device=self.device)
         self._x = self._x1t[:-1].T  # images without the bias row, for predict()
 
     def coefficients(self, die):
@@ -57,17 +62,16 @@ class DieEvaluator:
         if config.layer_shapes != self.config.layer_shapes:
             raise ParameterError(f"the die was made for layer shapes {config.layer_shapes}, the "
                                  f"weights for {self.config.layer_shapes}; use the same CrossbarConfig")
-        return die_coefficients(die)
+        return die_coefficients(die, device=self.device)
 
     @torch.no_grad()
     def evaluate(self, die):
         """``(error, loss)`` of the weights on ``die`` as floats (``die=None``: ideal devices)."""
         if die is None:
-            coeffs = ideal_coefficients(self.config)
+            coeffs = ideal_coefficients(self.config, device=self.device)
         else:
             coeffs = self.coefficients(die)
-        error, loss = evaluate_chunk(self._x1t, self._y, self._w1, self._w2, self._theta, coeffs,
-                                     self._scale)
+        error, loss = evaluate_chunk(self._x1t, self._y, self._net, coeffs)
         return float(error[0]), float(loss[0])
 
     @torch.no_grad()
@@ -80,7 +84,7 @@ class DieEvaluator:
         on average (:func:`mtjexplore.network.tie_error`), so on ideal devices the share of wrong
         predictions can differ slightly from the error.
         """
-        x = self._x[torch.as_tensor(np.atleast_1d(index), dtype=torch.int64)]
+        x = self._x[torch.as_tensor(np.atleast_1d(index), dtype=torch.int64, device=self.device)]
         coeffs = None if die is None else self.coefficients(die)
-        out = forward(x, self._w1, self._w2, self._theta, coeffs)
-        return (out if coeffs is None else out[0]).argmax(-1).numpy()
+        out = forward(x, self._net.layers, self._net.thresholds, coeffs)
+        return (out if coeffs is None else out[0]).argmax(-1).cpu().numpy()

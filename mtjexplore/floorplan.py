@@ -1,14 +1,65 @@
-"""Where each synapse's two devices sit on the die's physical (row, col) array."""
+"""Where each synapse's two devices sit on the die's physical (row, col) array, tile by tile.
+
+A die is a row of crossbar *tiles* of ``tile_shape = (rows, cols)`` cells, side by side: tile
+``t`` covers physical columns ``t * cols .. (t + 1) * cols - 1`` of the die's array, all rows.
+Each layer's device block (``n_in + 1`` rows by ``2 * n_out`` columns, the ``+`` and ``-``
+column of each neuron next to each other) is cut into *pieces* of at most ``rows`` input rows and
+``cols // 2`` neurons, and the pieces are placed first-fit, in layer order (row pieces first),
+side by side within a tile from its column 0 and its row 0: a piece goes on the first tile with
+enough free columns, else on a new tile.
+
+A layer cut into several row pieces has, for each neuron, one partial column current per piece;
+the periphery adds them (an ideal adder), so the neuron sees exactly the column sum of the whole
+block -- which is what the forward model (:mod:`mtjexplore.network`) computes. A layer cut into
+column pieces simply has its neurons on different tiles.
+
+The paper's die is one 101 x 200 tile: layer 1 (101 x 180) at columns 0..179, layer 2 (91 x 20)
+at columns 180..199, rows 0..90.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import ParameterError
 
 SIGNS = ("+", "-")
+
+
+class Piece(NamedTuple):
+    """A rectangle of one layer's device block placed on one tile.
+
+    Input rows ``row_start .. row_stop - 1`` and neurons ``neuron_start .. neuron_stop - 1`` of
+    ``layer`` sit on ``tile`` with their first device at the tile's row 0 and column ``col``.
+    """
+
+    layer: int
+    tile: int
+    row_start: int
+    row_stop: int
+    neuron_start: int
+    neuron_stop: int
+    col: int
+
+
+def _cut(layer_shapes, tile_shape):
+    """The pieces of every layer, placed first-fit on tiles."""
+    tile_rows, tile_cols = tile_shape
+    free, pieces = [], []
+    for layer, (n_in, n_out) in enumerate(layer_shapes):
+        for r0 in range(0, n_in, tile_rows):
+            for j0 in range(0, n_out, tile_cols // 2):
+                r1, j1 = min(r0 + tile_rows, n_in), min(j0 + tile_cols // 2, n_out)
+                width = 2 * (j1 - j0)
+                tile = next((t for t, f in enumerate(free) if f >= width), len(free))
+                if tile == len(free):
+                    free.append(tile_cols)
+                pieces.append(Piece(layer, tile, r0, r1, j0, j1, tile_cols - free[tile]))
+                free[tile] -= width
+    return pieces, len(free)
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,6 +73,11 @@ class Floorplan:
     rows, cols : tuple of numpy.ndarray
         One pair per layer, each of shape ``(n_in, n_out, 2)``: physical row and column of the
         ``+`` (``[..., 0]``) and ``-`` (``[..., 1]``) device of every weight.
+    tile_shape : tuple of int or None, default None
+        ``(rows, cols)`` of one tile; the array is ``n_cols // cols`` tiles side by side. None:
+        the whole array is one tile.
+    pieces : tuple of Piece, default ()
+        How the layers were cut and placed (set by :meth:`tiled`; informational).
 
     Examples
     --------
@@ -33,8 +89,15 @@ class Floorplan:
     shape: tuple
     rows: tuple
     cols: tuple
+    tile_shape: tuple = None
+    pieces: tuple = ()
 
     def __post_init__(self):
+        tile = tuple(self.shape) if self.tile_shape is None else tuple(self.tile_shape)
+        if tile[0] != self.shape[0] or self.shape[1] % tile[1]:
+            raise ParameterError(f"floorplan tile_shape {tile} does not tile the {self.shape} array "
+                                 "(same rows, a whole number of tiles side by side)")
+        object.__setattr__(self, "tile_shape", tile)
         layer = np.full(self.shape, -1, dtype=np.int16)
         for index, (r, c) in enumerate(zip(self.rows, self.cols)):
             if r.shape != c.shape or r.ndim != 3 or r.shape[-1] != 2:
@@ -48,6 +111,39 @@ class Floorplan:
             layer[r, c] = index
         object.__setattr__(self, "_layer", layer)
         object.__setattr__(self, "_inverse", self._build_inverse())
+
+    @classmethod
+    def tiled(cls, layer_shapes, tile_shape):
+        """Layer blocks cut into pieces of at most ``tile_shape`` and placed first-fit on tiles.
+
+        See the module docstring. Weight ``(i, j)`` of a piece starting at input row ``r0``,
+        neuron ``j0``, column ``c`` of tile ``t`` uses row ``i - r0`` and columns
+        ``t * tile_cols + c + 2 (j - j0)`` (+) and ``... + 1`` (-). One tile large enough for all
+        blocks gives exactly :meth:`side_by_side`.
+
+        Examples
+        --------
+        >>> fp = Floorplan.tiled([(5, 3), (4, 2)], (3, 4))
+        >>> fp.shape, fp.n_tiles, fp.tile_of(*fp.position(0, 4, 2, "-"))
+        ((3, 20), 5, 1)
+        """
+        tile_rows, tile_cols = tile_shape
+        if max(r for r, _ in layer_shapes) <= tile_rows and sum(2 * c for _, c in layer_shapes) <= tile_cols:
+            side = cls.side_by_side(layer_shapes)
+            return cls((tile_rows, tile_cols), side.rows, side.cols, (tile_rows, tile_cols),
+                       tuple(Piece(k, 0, 0, r, 0, c, int(side.cols[k].min()))
+                             for k, (r, c) in enumerate(layer_shapes)))
+        pieces, n_tiles = _cut(layer_shapes, tile_shape)
+        rows = [np.zeros((n_in, n_out, 2), np.int64) for n_in, n_out in layer_shapes]
+        cols = [np.zeros((n_in, n_out, 2), np.int64) for n_in, n_out in layer_shapes]
+        for p in pieces:
+            i, j, s = np.meshgrid(np.arange(p.row_stop - p.row_start),
+                                  np.arange(p.neuron_stop - p.neuron_start), np.arange(2), indexing="ij")
+            block = (slice(p.row_start, p.row_stop), slice(p.neuron_start, p.neuron_stop))
+            rows[p.layer][block] = i
+            cols[p.layer][block] = p.tile * tile_cols + p.col + 2 * j + s
+        return cls((tile_rows, n_tiles * tile_cols), tuple(rows), tuple(cols), (tile_rows, tile_cols),
+                   tuple(pieces))
 
     @classmethod
     def side_by_side(cls, layer_shapes):
@@ -71,6 +167,21 @@ class Floorplan:
     @property
     def n_layers(self):
         return len(self.rows)
+
+    @property
+    def n_tiles(self):
+        """Tiles side by side in the array."""
+        return self.shape[1] // self.tile_shape[1]
+
+    @property
+    def tile_map(self):
+        """``(n_rows, n_cols)`` int array: the tile each cell belongs to."""
+        return np.broadcast_to(np.arange(self.shape[1]) // self.tile_shape[1], self.shape)
+
+    def tile_of(self, row, col):
+        """The tile holding cell ``(row, col)``."""
+        self.check_cell(row, col)
+        return int(col) // self.tile_shape[1]
 
     @property
     def layer_map(self):
@@ -144,4 +255,4 @@ class Floorplan:
         for arrays in (rows, cols):
             moved = arrays[layer][:, order, :]
             arrays[layer] = np.where(swap[None, :, None], moved[..., ::-1], moved)
-        return Floorplan(self.shape, tuple(rows), tuple(cols))
+        return Floorplan(self.shape, tuple(rows), tuple(cols), self.tile_shape)

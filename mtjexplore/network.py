@@ -1,4 +1,4 @@
-"""The one forward model of the binary two-layer MTJ network, for ideal weights, one die or many.
+"""The one forward model of the binary N-layer MTJ network, for ideal weights, one die or many.
 
 Every synapse is a differential pair. With ``u = (1 + w) / 2`` (1 when the ``+`` device is
 written P), the current difference of a pair is linear in the binary weight ``w``::
@@ -9,7 +9,14 @@ so a die enters the network as two coefficient tensors per layer, ``a`` and ``b`
 the nominal unit weight ``G_P - G_AP`` (an ideal die gives ``a = 0``, ``b = 1`` exactly). A
 defective device has ``g_p == g_ap``: it contributes to ``a`` only and passes no gradient to the
 weight through ``b``. Hidden neurons are comparators (``h = 1`` when the column current exceeds
-the threshold ``theta``); the output is the class with the largest current.
+the threshold ``theta``); the output is the class with the largest current. Layers are given as
+lists (:class:`~mtjexplore.weights.NetworkWeights`), any number of them; a two-layer network runs
+exactly the floating-point operations it always did.
+
+**Tiles.** A layer whose block spans several tiles in rows (see :mod:`mtjexplore.floorplan`) has
+one partial column current per tile; the periphery adds them. That sum is the column sum over all
+the layer's rows that ``x @ W`` computes, so the model needs no per-tile step (up to float
+rounding, which the tests bound).
 
 **Ties at the output.** On ideal devices every output current is an integer number of unit
 weights, so several classes often carry exactly the largest current (about 5 % of the MNIST test
@@ -54,6 +61,15 @@ class DieCoefficients:
         """Coefficients of a subset of dies (``index``: slice or index tensor)."""
         return DieCoefficients([t[index] for t in self.a], [t[index] for t in self.b])
 
+    @property
+    def device(self):
+        return self.a[0].device
+
+    def to(self, device=None, dtype=None):
+        """The coefficients on ``device`` and/or as ``dtype`` (no copy when already there)."""
+        return DieCoefficients([t.to(device=device, dtype=dtype) for t in self.a],
+                               [t.to(device=device, dtype=dtype) for t in self.b])
+
 
 @functools.lru_cache(maxsize=16)
 def _pair_index(floorplan, layer):
@@ -73,14 +89,14 @@ def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32, floorplan=Non
     """Build :class:`DieCoefficients` from map tensors ``[n_dies, n_rows, n_cols]`` in one go.
 
     ``floorplan`` (default ``config.floorplan``) says which devices hold which synapse, e.g. a
-    remapped floorplan from :func:`mtjexplore.remap.remap`.
+    remapped floorplan from :func:`mtjexplore.remap.remap`. The result is on the maps' device.
     """
     fp = config.floorplan if floorplan is None else floorplan
     unit = config.device.delta_g_s
     g_p, g_ap = g_p.reshape(g_p.shape[0], -1), g_ap.reshape(g_ap.shape[0], -1)
     a_all, b_all = [], []
     for layer in range(fp.n_layers):
-        plus, minus = _pair_index(fp, layer)
+        plus, minus = (t.to(g_p.device) for t in _pair_index(fp, layer))
         gp_plus, gp_minus = g_p.index_select(1, plus), g_p.index_select(1, minus)
         ga_plus, ga_minus = g_ap.index_select(1, plus), g_ap.index_select(1, minus)
         a, b = pair_coefficients(gp_plus, ga_plus, gp_minus, ga_minus, unit)
@@ -90,29 +106,33 @@ def coefficients_from_maps(g_p, g_ap, config, dtype=torch.float32, floorplan=Non
     return DieCoefficients(a_all, b_all)
 
 
-def die_coefficients(dies, dtype=torch.float32, floorplan=None):
+def die_coefficients(dies, dtype=torch.float32, floorplan=None, *, device=None):
     """:class:`DieCoefficients` of a die or an ensemble (``xarray.Dataset``), computed in float64.
 
-    ``floorplan`` (default: the dies' configuration's) places the synapses on the maps.
+    ``floorplan`` (default: the dies' configuration's) places the synapses on the maps. The
+    coefficients are computed on the CPU (the same numbers on every device) and moved once to
+    ``device`` (default: CPU).
     """
     config = config_of(check_dies(dies))
     shape = (-1,) + config.floorplan.shape
     g_p = torch.from_numpy(np.asarray(dies.g_p.values, dtype=np.float64).reshape(shape))
     g_ap = torch.from_numpy(np.asarray(dies.g_ap.values, dtype=np.float64).reshape(shape))
-    return coefficients_from_maps(g_p, g_ap, config, dtype, floorplan)
+    return coefficients_from_maps(g_p, g_ap, config, dtype, floorplan).to(device)
 
 
-def sample_coefficients(sampler, n_dies, generator, config, *, map_dtype=torch.float64):
-    """Coefficients of ``n_dies`` dies freshly drawn from ``sampler``.
+def sample_coefficients(sampler, n_dies, generator, config, *, map_dtype=torch.float64,
+                        device=None):
+    """Coefficients of ``n_dies`` dies freshly drawn from ``sampler``, on ``device``.
 
     ``sampler`` is a :class:`~mtjexplore.statistics.DefectStatistics` (or anything with
-    ``sample_maps(n, generator, dtype)``) or a callable ``f(n_dies, seed) -> Dataset``.
+    ``sample_maps(n, generator, dtype)``) or a callable ``f(n_dies, seed) -> Dataset``. The draw
+    uses the CPU ``generator`` (the same dies for a seed on every device).
     """
     if hasattr(sampler, "sample_maps"):
         g_p, g_ap, _ = sampler.sample_maps(n_dies, generator, map_dtype)
-        return coefficients_from_maps(g_p, g_ap, config)
+        return coefficients_from_maps(g_p, g_ap, config).to(device)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-    return die_coefficients(sampler(n_dies, seed))
+    return die_coefficients(sampler(n_dies, seed), device=device)
 
 
 class _SignSTE(torch.autograd.Function):
@@ -177,21 +197,23 @@ def with_bias(x):
     return F.pad(x, (0, 1), value=1.0)
 
 
-def forward(x, w1, w2, theta, coeffs=None, *, width=None, temperature=0.0):
+def forward(x, layers, thresholds, coeffs=None, *, width=None, temperature=0.0):
     """Output currents (unit-weight units) of the network.
 
     Parameters
     ----------
     x : torch.Tensor
         ``[n, n_inputs]`` 0/1 inputs, or ``[n_dies, n, n_inputs]`` (one batch per die).
-    w1, w2 : torch.Tensor
-        ``[n_inputs+1, n_hidden]`` and ``[n_hidden+1, n_outputs]`` binary weights (+-1).
-    theta : torch.Tensor
-        ``[n_hidden]`` comparator thresholds.
+    layers : sequence of torch.Tensor
+        ``[n_in + 1, n_out]`` binary weights (+-1) of every layer, first to last (or, in
+        training, effective weights ``[n_dies, n_in + 1, n_out]`` of dies).
+    thresholds : sequence of torch.Tensor
+        ``[n_out]`` comparator thresholds of every hidden layer.
     coeffs : DieCoefficients or None
         None for ideal devices; else the dies' coefficients, and the result has a leading die dim.
     width : float or None
-        Surrogate-gradient half-width of the comparators (training only).
+        Surrogate-gradient half-width of the comparators (training only; default
+        ``sqrt(n_in + 1)`` of each layer).
     temperature : float, default 0
         Training only: when > 0 the comparators are relaxed to ``sigmoid(z / temperature)``
         (annealed to 0 early in training, after which they are hard with a surrogate gradient).
@@ -201,12 +223,17 @@ def forward(x, w1, w2, theta, coeffs=None, *, width=None, temperature=0.0):
     torch.Tensor
         ``[n, n_outputs]`` (ideal) or ``[n_dies, n, n_outputs]``.
     """
-    width = width or float(w1.shape[0]) ** 0.5
-    x1 = with_bias(x)
-    z = x1 @ w1 if coeffs is None else torch.matmul(x1, coeffs.effective(0, w1))
-    z = z - theta
-    h = torch.sigmoid(z / temperature) if temperature > 0 else comparator(z, width)
-    return with_bias(h) @ w2 if coeffs is None else torch.matmul(with_bias(h), coeffs.effective(1, w2))
+    a = x
+    for layer, w in enumerate(layers):
+        x1 = with_bias(a)
+        z = x1 @ w if coeffs is None else torch.matmul(x1, coeffs.effective(layer, w))
+        if layer == len(layers) - 1:
+            return z
+        z = z - thresholds[layer]
+        if temperature > 0:
+            a = torch.sigmoid(z / temperature)
+        else:
+            a = comparator(z, width or float(w.shape[-2]) ** 0.5)
 
 
 def tie_error(outputs, y):
@@ -241,20 +268,30 @@ def tie_error(outputs, y):
     return torch.where(label_on_top, (k - 1) / k, torch.ones_like(k))
 
 
-def evaluate_chunk(x1t, y, w1, w2, theta, coeffs, scale):
+def evaluate_chunk(x1t, y, weights, coeffs, scale=None):
     """Errors and mean cross-entropy of every die in ``coeffs`` on all images.
 
     ``x1t`` is the ``[n_inputs + 1, n_images]`` input matrix (bias row included), transposed
-    once by the caller. Layer 1 of all dies is one GEMM, ``[W1_die0 | W1_die1 | ...]^T @ x1t``;
-    the comparators run in place on its output; layer 2 is one batched product. Returns two
-    ``[n_dies]`` tensors (error fraction, with ties counted by :func:`tie_error`; loss).
+    once by the caller; ``weights`` a :class:`~mtjexplore.weights.NetworkWeights` on the same
+    device (``scale``, if given, overrides ``weights.scale``). Layer 1 of all dies is one GEMM,
+    ``[W1_die0 | W1_die1 | ...]^T @ x1t``, the thresholds folded into the bias row; the
+    comparators run in place on its output; every further layer is one batched product per
+    chunk. Returns two ``[n_dies]`` tensors (error fraction, with ties counted by
+    :func:`tie_error`; loss float64).
     """
+    layers, thresholds = weights.layers, weights.thresholds
+    scale = weights.scale if scale is None else scale
     n_dies, (n_in, n_hid) = coeffs.n_dies, coeffs.a[0].shape[1:]
     n = x1t.shape[1]
-    w1_all = coeffs.effective(0, w1).transpose(1, 2).reshape(n_dies * n_hid, n_in)
-    w1_all[:, -1] -= theta.repeat(n_dies)          # the bias row carries -theta: z - theta in the GEMM
+    w1_all = coeffs.effective(0, layers[0]).transpose(1, 2).reshape(n_dies * n_hid, n_in)
+    w1_all[:, -1] -= thresholds[0].repeat(n_dies)  # the bias row carries -theta: z - theta in the GEMM
     h = torch.mm(w1_all, x1t).gt_(0).view(n_dies, n_hid, n)          # comparators: 1 if z > theta
-    w2_eff = coeffs.effective(1, w2).transpose(1, 2)                 # [n_dies, n_out, n_hid + 1]
+    for layer in range(1, len(layers) - 1):                            # further hidden layers
+        w_eff = coeffs.effective(layer, layers[layer]).transpose(1, 2)  # [n_dies, n_out, n_hid + 1]
+        bias = w_eff[:, :, n_hid:] - thresholds[layer].view(1, -1, 1)
+        h = torch.baddbmm(bias, w_eff[:, :, :n_hid], h).gt_(0)
+        n_hid = h.shape[1]
+    w2_eff = coeffs.effective(len(layers) - 1, layers[-1]).transpose(1, 2)  # [n_dies, n_out, n_hid + 1]
     logits = torch.baddbmm(w2_eff[:, :, n_hid:], w2_eff[:, :, :n_hid], h)  # [n_dies, n_out, n]
     logits = logits.transpose(1, 2).contiguous().mul_(scale)         # [n_dies, n, n_out]
     wrong = tie_error(logits, y).mean(1)

@@ -30,6 +30,12 @@ as a linear assignment):
 4. Solve each step with the Hungarian algorithm (:func:`linear_assignment`), alternate for
    ``n_rounds``, and keep the placement (identity included) with the lowest loss of the whole die
    network on the images.
+
+The ideal network and the die network at a placement are run by the one forward model,
+:func:`mtjexplore.network.forward` (on the placement's effective weights); the cost tables are
+this module's own estimates. Remapping is defined for two-layer networks (one hidden layer): for
+deeper networks :func:`remap` raises a :class:`~mtjexplore.errors.ParameterError`. Everything
+runs on ``device`` (default CPU).
 """
 
 from __future__ import annotations
@@ -47,8 +53,12 @@ from .datasets import ImageData
 from .die import as_ensemble, config_of
 from .errors import ParameterError
 from .floorplan import Floorplan
-from .network import die_coefficients, tie_error
-from .weights import weights_config, weights_tensors
+from ._check import check_int
+from .evaluation import _device
+from .network import die_coefficients, forward, tie_error
+from .weights import network_weights, weights_config
+
+__all__ = ["Remapping", "linear_assignment", "remap", "remapped_floorplan"]
 
 
 # ------------------------------------------------------------------ linear assignment
@@ -220,7 +230,7 @@ def remapped_floorplan(floorplan, hidden_slot, hidden_swap, output_slot, output_
     rows, cols = list(fp.rows), list(fp.cols)
     order = np.append(np.asarray(hidden_slot), len(hidden_slot))  # the bias row stays
     rows[1], cols[1] = rows[1][order], cols[1][order]
-    return Floorplan(fp.shape, tuple(rows), tuple(cols)).remapped(1, output_slot, output_swap)
+    return Floorplan(fp.shape, tuple(rows), tuple(cols), fp.tile_shape).remapped(1, output_slot, output_swap)
 
 
 # ------------------------------------------------------------------ costs
@@ -242,13 +252,13 @@ class _Problem:
     @cached_property
     def ideal(self):
         h = (self.x1 @ self.w1 > self.theta).float()
-        return h, F.pad(h, (0, 1), value=1.0) @ self.w2
+        return h, forward(self.x1[:, :-1], [self.w1, self.w2], [self.theta])
 
     @cached_property
     def die_hidden(self):
         """``[2 (swap), n, p, j]`` bool: hidden neuron ``j`` fires on slot ``p`` (all placements)."""
         n_hid = self.w1.shape[1]
-        out = torch.empty((2, self.x1.shape[0], n_hid, n_hid), dtype=torch.bool)
+        out = torch.empty((2, self.x1.shape[0], n_hid, n_hid), dtype=torch.bool, device=self.x1.device)
         for s in range(2):
             for start in range(0, n_hid, 15):
                 p = slice(start, min(start + 15, n_hid))
@@ -270,7 +280,7 @@ class _Problem:
         h_ideal, _ = self.ideal
         gain, drop = self.flip_loss
         fires = (1 - h_ideal) * gain - h_ideal * drop
-        out = torch.empty(self.die_hidden.shape[:1] + self.die_hidden.shape[2:])
+        out = torch.empty(self.die_hidden.shape[:1] + self.die_hidden.shape[2:], device=self.x1.device)
         for s in range(2):
             for start in range(0, out.shape[1], 15):
                 p = slice(start, min(start + 15, out.shape[1]))
@@ -297,7 +307,8 @@ def _hidden_cost(pb, out_slot, out_swap, tolerance=0.3):
     h_ideal, o_ideal = pb.ideal
     n_hid = pb.w1.shape[1]
     w2 = pb.w2[:n_hid]
-    t, q = torch.as_tensor(out_swap, dtype=torch.long), torch.as_tensor(out_slot, dtype=torch.long)
+    t = torch.as_tensor(out_swap, dtype=torch.long, device=pb.w1.device)
+    q = torch.as_tensor(out_slot, dtype=torch.long, device=pb.w1.device)
     a_row, b_row = pb.a2[t, :n_hid, q].T, pb.b2[t, :n_hid, q].T          # [p, k] given the outputs
     dirty = torch.nonzero(((a_row.abs() + (b_row - 1).abs()).amax(1) > tolerance)).ravel()
     base = o_ideal[:, None, :] - h_ideal[:, :, None] * w2                 # [n, j, k]
@@ -308,47 +319,59 @@ def _hidden_cost(pb, out_slot, out_swap, tolerance=0.3):
             row = a_row[p] + b_row[p] * w2                                # [j, k]
             costs[s, p] = pb.ce(base + pb.die_hidden[s, :, p, :, None] * row) - loss0
     best, swap = costs.min(0)
-    return best.T.double().numpy(), swap.T.numpy().astype(bool)
+    return best.T.double().cpu().numpy(), swap.T.cpu().numpy().astype(bool)
+
+
+def _hidden_weights(pb, hid_slot, hid_swap):
+    """Effective layer-1 weights ``[n_in + 1, H]`` of the die with the hidden placement."""
+    s = torch.as_tensor(hid_swap, dtype=torch.long, device=pb.w1.device)
+    p = torch.as_tensor(hid_slot, dtype=torch.long, device=pb.w1.device)
+    return pb.a1[s, :, p].T + pb.b1[s, :, p].T * pb.w1
 
 
 def _die_hidden(pb, hid_slot, hid_swap):
     """Hidden activations ``[n, H + 1]`` (bias included) of the die with the hidden placement."""
-    s, p = torch.as_tensor(hid_swap, dtype=torch.long), torch.as_tensor(hid_slot, dtype=torch.long)
-    w_eff = pb.a1[s, :, p].T + pb.b1[s, :, p].T * pb.w1
+    w_eff = _hidden_weights(pb, hid_slot, hid_swap)
     return F.pad((pb.x1 @ w_eff > pb.theta).float(), (0, 1), value=1.0)
 
 
 def _output_cost(pb, hid_slot, hid_swap):
     """``cost[k, q]`` and best orientation of output ``k`` on layer-2 column pair ``q``."""
     h1 = _die_hidden(pb, hid_slot, hid_swap)
-    rows = torch.as_tensor(np.append(hid_slot, len(hid_slot)), dtype=torch.long)
+    rows = torch.as_tensor(np.append(hid_slot, len(hid_slot)), dtype=torch.long, device=pb.w1.device)
     reference = h1 @ pb.w2                                                # [n, k]
     n_out = pb.w2.shape[1]
-    costs = torch.empty(2, n_out, n_out)                                  # [swap, k, q]
-    eye = torch.eye(n_out, dtype=torch.bool)
+    costs = torch.empty(2, n_out, n_out, device=pb.w1.device)                                  # [swap, k, q]
+    eye = torch.eye(n_out, dtype=torch.bool, device=pb.w1.device)
     for s in range(2):
         moved = (h1 @ pb.a2[s][rows])[:, None, :] + torch.einsum("nr,rq,rk->nkq", h1, pb.b2[s][rows], pb.w2)
         outputs = torch.where(eye[None, :, None, :], moved[..., None], reference[:, None, None, :])
         costs[s] = pb.ce(outputs)
     best, swap = costs.min(0)
-    return best.double().numpy(), swap.numpy().astype(bool)
+    return best.double().cpu().numpy(), swap.cpu().numpy().astype(bool)
 
 
 def _die_loss(pb, placement):
     """Cross-entropy and error of the whole die network at a placement (hid/out slot and swap)."""
     hid_slot, hid_swap, out_slot, out_swap = placement
-    h1 = _die_hidden(pb, hid_slot, hid_swap)
-    rows = torch.as_tensor(np.append(hid_slot, len(hid_slot)), dtype=torch.long)
-    t, q = torch.as_tensor(out_swap, dtype=torch.long), torch.as_tensor(out_slot, dtype=torch.long)
+    dev = pb.w1.device
+    rows = torch.as_tensor(np.append(hid_slot, len(hid_slot)), dtype=torch.long, device=dev)
+    t = torch.as_tensor(out_swap, dtype=torch.long, device=dev)
+    q = torch.as_tensor(out_slot, dtype=torch.long, device=dev)
     a, b = pb.a2[t[None, :], rows[:, None], q[None, :]], pb.b2[t[None, :], rows[:, None], q[None, :]]
-    outputs = h1 @ (a + b * pb.w2)
+    layers = [_hidden_weights(pb, hid_slot, hid_swap), a + b * pb.w2]
+    outputs = forward(pb.x1[:, :-1], layers, [pb.theta])
     error = tie_error(outputs, pb.y).mean()
     return float(pb.ce(outputs)), float(error)
 
 
 # ------------------------------------------------------------------ the search
-def _problem(weights, die, data, n_images, seed):
+def _problem(weights, die, data, n_images, seed, device):
     config = weights_config(weights)
+    if config.n_layers != 2:
+        raise ParameterError(f"remap places the neurons of two-layer networks (one hidden layer); "
+                             f"these weights have {config.n_layers} layers {config.layer_sizes}. "
+                             "Evaluate deeper networks at the default placement")
     die = as_ensemble(die)
     if die.sizes["die"] != 1:
         raise ParameterError(f"remap takes one die; got an ensemble of {die.sizes['die']} "
@@ -359,14 +382,15 @@ def _problem(weights, die, data, n_images, seed):
         raise ParameterError(f"data must be an ImageData (from load_mnist); got {type(data).__name__}")
     if len(data) > n_images:
         data = data.subset(n_images, seed=seed)
-    w1, w2, theta, scale = weights_tensors(weights, config)
+    net = network_weights(weights, config, device=device)
     fp = config.floorplan
     flipped = fp.remapped(0, None, np.ones(config.n_hidden, bool)).remapped(
         1, None, np.ones(config.n_outputs, bool))
-    coeffs = [die_coefficients(die, floorplan=f) for f in (fp, flipped)]
+    coeffs = [die_coefficients(die, floorplan=f, device=device) for f in (fp, flipped)]
     stack = lambda name, layer: torch.stack([getattr(c, name)[layer][0] for c in coeffs])  # noqa: E731
-    x1 = F.pad(torch.tensor(np.asarray(data.x), dtype=torch.float32), (0, 1), value=1.0)
-    return _Problem(x1, torch.tensor(np.asarray(data.y), dtype=torch.int64), w1, w2, theta, scale,
+    x1 = F.pad(torch.tensor(np.asarray(data.x), dtype=torch.float32), (0, 1), value=1.0).to(device)
+    y = torch.tensor(np.asarray(data.y), dtype=torch.int64).to(device)
+    return _Problem(x1, y, *net.layers, *net.thresholds, net.scale,
                     stack("a", 0), stack("b", 0), stack("a", 1), stack("b", 1))
 
 
@@ -375,7 +399,7 @@ def _assign(cost, swap):
     return cols, swap[rows, cols]
 
 
-def remap(weights, die, data, *, n_images=2000, n_rounds=2, seed=0):
+def remap(weights, die, data, *, n_images=2000, n_rounds=2, seed=0, device=None):
     """Choose where each neuron of ``weights`` sits on ``die`` so its defects hurt least.
 
     See the module docstring for the algorithm. The weights are not changed; the returned
@@ -395,6 +419,8 @@ def remap(weights, die, data, *, n_images=2000, n_rounds=2, seed=0):
         Alternations of the hidden and the output assignment.
     seed : int, default 0
         Seed of the image draw.
+    device : torch.device or str, optional
+        Where the cost tables are computed (default CPU).
 
     Returns
     -------
@@ -412,11 +438,11 @@ def remap(weights, die, data, *, n_images=2000, n_rounds=2, seed=0):
     True
     >>> res = mx.evaluate(w, die, test, floorplans=r.floorplan)
     """
-    for name, value in (("n_images", n_images), ("n_rounds", n_rounds)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ParameterError(f"{name} must be an int >= 1; got {value!r}")
+    check_int("n_images", n_images, low=1)
+    check_int("n_rounds", n_rounds, low=1)
+    device = _device(device)
     with torch.no_grad():
-        pb = _problem(weights, die, data, n_images, seed)
+        pb = _problem(weights, die, data, n_images, seed, device)
         config = weights_config(weights)
         start = Remapping.identity(config)
         placement = (start.hidden_slot, start.hidden_swap, start.output_slot, start.output_swap)

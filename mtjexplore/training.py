@@ -10,19 +10,27 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
+from ._check import check_int, check_number
 from ._rng import seed_attr, torch_generator
 from .config import CrossbarConfig
 from .datasets import ImageData
 from .die import as_ensemble, config_of
 from .die_stream import DieStream
 from .errors import NotFittedError, ParameterError
+from .evaluation import _device
 from .statistics import DefectStatistics
 from .network import (binarize_weights, die_coefficients, effective_weights, forward,
                       sample_coefficients)
-from .weights import weights_dataset, weights_tensors
+from .weights import network_weights, weights_dataset
+
+__all__ = ["Trainer", "StepInfo", "METHODS"]
 
 METHODS = ("software", "defect_aware", "statistics_aware")
-DIE_LOSSES = ("mean", "worst")
+#: Fixed choices of the recipe (once Trainer parameters, never varied by any caller; issue 11).
+SURROGATE_WIDTH = 3.0   # half-width (unit weights) of the comparators' triangular surrogate gradient
+SOFT_FRACTION = 0.7     # share of the steps over which soft_start anneals to hard comparators
+N_VAL_DIES = 8          # statistics-aware validation: dies sampled once (seeded)
+FITTED = ("weights_", "history_", "model_")
 
 
 @dataclass(frozen=True)
@@ -41,28 +49,35 @@ class StepInfo:
 
 
 class _Model(torch.nn.Module):
+    """Latent weights of every layer, thresholds of every hidden layer, the output scale.
+
+    Initialised on the CPU from the CPU ``generator`` (the same start on every device).
+    """
+
     def __init__(self, config, generator):
         super().__init__()
         shapes = config.layer_shapes
         self.latent = torch.nn.ParameterList(
             [torch.nn.Parameter(torch.rand(s, generator=generator) * 0.2 - 0.1) for s in shapes])
-        self.theta = torch.nn.Parameter(torch.zeros(config.n_hidden))
+        self.thresholds = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.zeros(n)) for n in config.hidden_sizes])
         self.log_scale = torch.nn.Parameter(torch.tensor(math.log(0.3)))
 
-    def load(self, weights):
-        w1, w2, theta, scale = weights_tensors(weights)
+    def load(self, weights, config):
+        net = network_weights(weights, config, device=self.log_scale.device)
         with torch.no_grad():
-            for p, w in zip(self.latent, (w1, w2)):
+            for p, w in zip(self.latent, net.layers):
                 p.copy_(0.1 * w)
-            self.theta.copy_(theta)
-            self.log_scale.fill_(math.log(scale))
+            for p, theta in zip(self.thresholds, net.thresholds):
+                p.copy_(theta)
+            self.log_scale.fill_(math.log(net.scale))
 
     def logits(self, x, coeffs=None, width=None, temperature=0.0):
         if coeffs is None:
-            w1, w2 = (binarize_weights(p) for p in self.latent)
+            layers = [binarize_weights(p) for p in self.latent]
         else:  # effective weights of the dies; x is [n_dies, n, n_inputs]
-            w1, w2 = (effective_weights(p, coeffs, layer) for layer, p in enumerate(self.latent))
-        return forward(x, w1, w2, self.theta, width=width,
+            layers = [effective_weights(p, coeffs, layer) for layer, p in enumerate(self.latent)]
+        return forward(x, layers, list(self.thresholds), width=width,
                        temperature=temperature) * self.log_scale.exp()
 
     def clip(self):
@@ -77,7 +92,7 @@ class Trainer:
     Parameters
     ----------
     config : CrossbarConfig, optional
-        Network and device; taken from ``die`` or ``sampler`` when omitted.
+        Network (any depth) and device; taken from ``die`` or ``sampler`` when omitted.
     method : {"software", "defect_aware", "statistics_aware"}
         ``software``: ideal devices. ``defect_aware``: the given ``die``'s maps in the forward
         pass (defective devices get no gradient). ``statistics_aware``: fresh dies from
@@ -86,38 +101,46 @@ class Trainer:
         The die for ``defect_aware``.
     sampler : DefectStatistics or callable, optional
         For ``statistics_aware``: an object with ``sample_maps(n, generator)`` (fast path, e.g.
-        :class:`~mtjexplore.DefectStatistics`) or a callable ``f(n_dies, rng) -> Dataset``.
+        :class:`~mtjexplore.DefectStatistics`; with independent defect positions a
+        :class:`~mtjexplore.die_stream.DieStream` draws fresh defects every step on spread maps
+        from a pool refreshed every epoch) or a callable ``f(n_dies, rng) -> Dataset``.
     dies_per_step : int, default 2
         Statistics-aware only: dies sampled per step; the batch is split among them.
-    die_loss : {"mean", "worst"}, default "mean"
-        How the per-die losses of a step combine: their mean, or the mean of the worst half.
     epochs : int, default 20
     batch_size : int, default 128
     lr : float, default 0.01
         Adam learning rate (cosine decay to 0 over the run).
-    activity_penalty : float, default 0.0
-        Weight of a penalty on the mean hidden activity (sparser hidden codes).
-    surrogate_width : float, default 3.0
-        Half-width (unit weights) of the comparators' triangular surrogate gradient.
     soft_start : float, default 0.0
         Initial temperature of sigmoid-relaxed comparators, annealed linearly to hard
-        comparators over the first ``soft_fraction`` of the steps (0: hard from the start).
-    soft_fraction : float, default 0.7
-    output_scale : float or None, default None
-        Fixed factor from output currents (unit weights) to the logits of the cross-entropy;
-        None learns it. A smaller value demands larger current margins between classes.
+        comparators over the first 70 % of the steps (0: hard from the start; the software
+        recipe uses 2). Hard comparators learn through a triangular surrogate gradient of
+        half-width 3 unit weights.
     loss_cap : float or None, default None
         Cap each image's cross-entropy smoothly at ``loss_cap`` nats (``cap * tanh(loss / cap)``).
         Without it, when shorts are very strong, the few images a sampled die makes hopeless
         dominate the mean loss and training shrinks the output scale until little is learned
         (see ``docs/results/short_strength``); with a cap they count as "wrong", no more.
-    exact_sampling : bool, default False
-        Statistics-aware only: sample every die of every step in full (slow). By default a
-        :class:`~mtjexplore.die_stream.DieStream` draws fresh defects every step on spread
-        maps from a pool refreshed every epoch (independent-position statistics only).
-    n_val_dies : int, default 8
-        Statistics-aware validation: dies sampled once (seeded) to report the mean error on.
     seed : int or None
+    device : torch.device or str, optional
+        Where the model, the images and the dies' coefficients live during training (default
+        CPU; e.g. ``"cuda"``). Initial weights, batch order and dies are drawn on the CPU, so a
+        seed means the same run on every device (up to float rounding of the device).
+
+    Attributes
+    ----------
+    weights_ : xarray.Dataset
+        The trained weights (see :mod:`mtjexplore.weights`).
+    history_ : xarray.Dataset
+        Loss per step, mean loss and validation error per epoch.
+    model_ : torch.nn.Module
+        The latent model (real-valued weights behind the binary ones).
+
+    Notes
+    -----
+    Issue 11 removed the parameters no caller varied: ``activity_penalty`` (no effect found),
+    ``surrogate_width`` (3), ``soft_fraction`` (0.7), ``n_val_dies`` (8), ``output_scale``
+    (always learned), ``die_loss`` (always the mean over dies) and ``exact_sampling`` (use a
+    callable sampler, e.g. ``stats.sample``, for exact per-step sampling).
 
     Examples
     --------
@@ -129,50 +152,32 @@ class Trainer:
     """
 
     def __init__(self, config=None, *, method="software", die=None, sampler=None,
-                 dies_per_step=2, die_loss="mean", epochs=20, batch_size=128, lr=1e-2,
-                 activity_penalty=0.0, surrogate_width=3.0, soft_start=0.0, soft_fraction=0.7,
-                 n_val_dies=8, output_scale=None, loss_cap=None, exact_sampling=False, seed=None):
+                 dies_per_step=2, epochs=20, batch_size=128, lr=1e-2, soft_start=0.0,
+                 loss_cap=None, seed=None, device=None):
         self.config = config
         self.method = method
         self.die = die
         self.sampler = sampler
         self.dies_per_step = dies_per_step
-        self.die_loss = die_loss
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
-        self.activity_penalty = activity_penalty
-        self.surrogate_width = surrogate_width
         self.soft_start = soft_start
-        self.soft_fraction = soft_fraction
-        self.n_val_dies = n_val_dies
-        self.output_scale = output_scale
         self.loss_cap = loss_cap
-        self.exact_sampling = exact_sampling
         self.seed = seed
+        self.device = device
 
     # ---------------------------------------------------------------- validation
     def _validate(self, train):
         if self.method not in METHODS:
             raise ParameterError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
-        if self.die_loss not in DIE_LOSSES:
-            raise ParameterError(f"die_loss must be one of {DIE_LOSSES}; got {self.die_loss!r}")
-        for name in ("epochs", "batch_size", "dies_per_step", "n_val_dies"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f"{name} must be an int >= 1; got {value!r}")
-        for name in ("output_scale", "loss_cap"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                          and math.isfinite(value) and value > 0):
-                raise ParameterError(f"{name} must be None or a finite number > 0; got {value!r}")
-        for name, strict in (("lr", True), ("surrogate_width", True), ("activity_penalty", False),
-                             ("soft_start", False), ("soft_fraction", True)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
-                    or (strict and value == 0) or (name == "soft_fraction" and value > 1):
-                rule = "in (0, 1]" if name == "soft_fraction" else ("> 0" if strict else ">= 0")
-                raise ParameterError(f"{name} must be a finite number {rule}; got {value!r}")
+        for name in ("epochs", "batch_size", "dies_per_step"):
+            check_int(name, getattr(self, name), low=1)
+        check_number("lr", self.lr, low=0, low_open=True)
+        check_number("soft_start", self.soft_start, low=0)
+        if self.loss_cap is not None:
+            check_number("loss_cap", self.loss_cap, low=0, low_open=True, hint="or None: no cap")
+        _device(self.device)
         if not isinstance(train, ImageData):
             raise ParameterError(f"train must be an ImageData (from load_mnist); got {type(train).__name__}")
         if self.method == "defect_aware" and self.die is None:
@@ -199,33 +204,33 @@ class Trainer:
         return config
 
     # ---------------------------------------------------------------- dies per step
-    def _die_source(self, config, generator, n_batches=1):
-        """A function giving the DieCoefficients for one step (None for software)."""
+    def _die_source(self, config, generator, n_batches, device):
+        """A function giving the DieCoefficients for one step (None for software), on ``device``."""
         if self.method == "software":
             return lambda: None
         if self.method == "defect_aware":
-            fixed = die_coefficients(self.die)
+            fixed = die_coefficients(self.die, device=device)
             return lambda: fixed
         k = self.dies_per_step
-        if isinstance(self.sampler, DefectStatistics) and self.sampler.spatial == "independent" \
-                and not self.exact_sampling:
-            return DieStream(self.sampler, k, generator, refresh=n_batches)
-        return lambda: sample_coefficients(self.sampler, k, generator, config, map_dtype=torch.float32)
+        if isinstance(self.sampler, DefectStatistics) and self.sampler.spatial == "independent":
+            return DieStream(self.sampler, k, generator, refresh=n_batches, device=device)
+        return lambda: sample_coefficients(self.sampler, k, generator, config,
+                                           map_dtype=torch.float32, device=device)
 
-    def _validation_coeffs(self, config):
+    def _validation_coeffs(self, config, device):
         if self.method == "software":
             return None
         if self.method == "defect_aware":
-            return die_coefficients(self.die)
+            return die_coefficients(self.die, device=device)
         generator = torch_generator(10_007 + seed_attr(self.seed))
-        return sample_coefficients(self.sampler, self.n_val_dies, generator, config)
+        return sample_coefficients(self.sampler, N_VAL_DIES, generator, config, device=device)
 
     # ---------------------------------------------------------------- training
     def _temperature(self, step, n_steps):
-        return self.soft_start * max(0.0, 1.0 - step / (self.soft_fraction * n_steps))
+        return self.soft_start * max(0.0, 1.0 - step / (SOFT_FRACTION * n_steps))
 
     def _step_loss(self, model, x, y, coeffs, temperature):
-        kw = {"width": self.surrogate_width, "temperature": temperature}
+        kw = {"width": SURROGATE_WIDTH, "temperature": temperature}
         if coeffs is None:
             logits = model.logits(x, **kw)
             return self._cross_entropy(logits, y), logits
@@ -236,10 +241,7 @@ class Trainer:
         xs, ys = x[:n].view(k, n // k, -1), y[:n]
         logits = model.logits(xs, coeffs, **kw)
         flat = logits.reshape(n, -1)
-        if self.die_loss == "mean" or k == 1:
-            return self._cross_entropy(flat, ys), flat
-        per_die = self._cross_entropy(flat, ys, reduction="none").view(k, -1).mean(1)
-        return per_die.topk(max(1, k // 2)).values.mean(), flat
+        return self._cross_entropy(flat, ys), flat
 
     def _cross_entropy(self, logits, y, reduction="mean"):
         """Cross-entropy (per image with ``reduction="none"``), smoothly capped at ``loss_cap``."""
@@ -263,34 +265,28 @@ class Trainer:
             ``callback(StepInfo)`` after every step; returning True stops training after that step.
         """
         config = self._validate(train)
+        device = _device(self.device)
         generator = torch_generator(self.seed)
-        model = _Model(config, generator)
+        model = _Model(config, generator).to(device)
         if init is not None:
-            weights_tensors(init, config)
-            model.load(init)
-        if self.output_scale is not None:
-            with torch.no_grad():
-                model.log_scale.fill_(math.log(self.output_scale))
-            model.log_scale.requires_grad_(False)
-        x = torch.tensor(np.asarray(train.x), dtype=torch.float32)
-        y = torch.tensor(np.asarray(train.y), dtype=torch.int64)
+            model.load(init, config)
+        x = torch.tensor(np.asarray(train.x), dtype=torch.float32).to(device)
+        y = torch.tensor(np.asarray(train.y), dtype=torch.int64).to(device)
         n_batches = math.ceil(len(train) / self.batch_size)
         n_steps = self.epochs * n_batches
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=self.lr)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, n_steps) / n_steps)))
-        draw = self._die_source(config, generator, n_batches)
-        val_coeffs = self._validation_coeffs(config) if validation is not None else None
+        draw = self._die_source(config, generator, n_batches, device)
+        val_coeffs = self._validation_coeffs(config, device) if validation is not None else None
         step, losses, epoch_rows, stopped = 0, [], [], False
         for epoch in range(self.epochs):
             order = torch.randperm(len(train), generator=generator)
             model.train()
             for start in range(0, len(train), self.batch_size):
-                idx = order[start:start + self.batch_size]
+                idx = order[start:start + self.batch_size].to(device)
                 loss, _ = self._step_loss(model, x[idx], y[idx], draw(),
                                           self._temperature(step, n_steps))
-                if self.activity_penalty:
-                    loss = loss + self.activity_penalty * self._activity(model, x[idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -315,24 +311,19 @@ class Trainer:
         self.history_ = self._history(losses, epoch_rows, n_batches, stopped)
         return self
 
-    def _activity(self, model, x):
-        w1 = binarize_weights(model.latent[0])
-        z = F.pad(x, (0, 1), value=1.0) @ w1 - model.theta
-        return torch.sigmoid(z / 4).mean()
-
     @torch.no_grad()
     def _val_error(self, model, data, coeffs):
         from .evaluation import evaluate_tensors
 
         weights = self._export(model, self._resolve_config())
-        error, _ = evaluate_tensors(weights, coeffs, data)
+        error, _ = evaluate_tensors(weights, coeffs, data, device=model.log_scale.device)
         return float(error.mean())
 
     def _export(self, model, config):
-        w1, w2 = (binarize_weights(p).detach().numpy() for p in model.latent)
-        return weights_dataset(config, w1, w2, model.theta.detach().numpy(),
-                               model.log_scale.exp().item(), method=self.method,
-                               seed=seed_attr(self.seed))
+        layers = [binarize_weights(p).detach().cpu().numpy() for p in model.latent]
+        thresholds = [p.detach().cpu().numpy() for p in model.thresholds]
+        return weights_dataset(config, layers, thresholds, model.log_scale.exp().item(),
+                               method=self.method, seed=seed_attr(self.seed))
 
     def _history(self, losses, epoch_rows, n_batches, stopped):
         epochs = np.array([r[0] for r in epoch_rows], dtype=np.int64)
@@ -347,6 +338,7 @@ class Trainer:
                    "batches_per_epoch": n_batches})
 
     def __getattr__(self, name):
-        if name.endswith("_") and not name.startswith("__"):
+        # only called when normal lookup fails: a fitted attribute before fit, or a typo
+        if name in FITTED:
             raise NotFittedError(f"this Trainer is not fitted yet: call fit(...) before using {name}")
-        raise AttributeError(name)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")

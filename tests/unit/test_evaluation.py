@@ -4,7 +4,7 @@ import torch
 
 import mtjexplore as mx
 from mtjexplore.network import forward, tie_error
-from mtjexplore.weights import weights_tensors
+from mtjexplore.weights import network_weights
 
 
 def _reference_tie_error(outputs, y):
@@ -45,8 +45,8 @@ def test_tie_error_on_a_die_batch_matches_the_per_image_reference():
 
 def test_ideal_error_counts_ties_as_the_hardware_would(quick_weights, mnist_small):
     _, test = mnist_small
-    w1, w2, theta, _ = weights_tensors(quick_weights)
-    out = forward(torch.tensor(test.x), w1, w2, theta)
+    net = network_weights(quick_weights)
+    out = forward(torch.tensor(test.x), net.layers, net.thresholds)
     expected = _reference_tie_error(out.numpy(), test.y).mean()
     first_index = float((out.argmax(1) != torch.tensor(test.y)).float().mean())
     got = float(mx.evaluate(quick_weights, None, test).error)
@@ -69,12 +69,12 @@ def test_batched_evaluation_matches_per_die_reference(quick_weights, mnist_small
     _, test = mnist_small
     ens = mx.sample_dies(mx.paper_config(), 5, seed=2)
     res = mx.evaluate(quick_weights, ens, test, chunk_size=2)
-    w1, w2, theta, _ = weights_tensors(quick_weights)
+    net = network_weights(quick_weights)
     x = torch.tensor(test.x)
     for k in range(5):
         from mtjexplore.network import die_coefficients
         c = die_coefficients(ens.isel(die=k))
-        out = forward(x, w1, w2, theta, c)[0]
+        out = forward(x, net.layers, net.thresholds, c)[0]
         assert float(res.error[k]) == pytest.approx(_reference_tie_error(out.numpy(), test.y).mean())
     assert list(res.die.values) == list(range(5))
     assert (res.n_short.values == mx.defect_counts(ens).sel(kind="short").values).all()

@@ -4,7 +4,7 @@ import pytest
 import mtjexplore as mx
 from mtjexplore.fast_eval import DieEvaluator
 from mtjexplore.network import forward
-from mtjexplore.weights import weights_tensors
+from mtjexplore.weights import network_weights
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +30,10 @@ def test_predictions_agree_with_the_error(setup):
     predictions = fast.predict(die, np.arange(len(test)))
     # device spread leaves no exact ties on a die: the argmax predictions give the error
     assert np.mean(predictions != test.y) == pytest.approx(fast.evaluate(die)[0], abs=1e-12)
-    w1, w2, theta, _ = weights_tensors(weights)
+    net = network_weights(weights)
     import torch
 
-    ideal = forward(torch.tensor(test.x[:5]), w1, w2, theta).argmax(-1).numpy()
+    ideal = forward(torch.tensor(test.x[:5]), net.layers, net.thresholds).argmax(-1).numpy()
     np.testing.assert_array_equal(fast.predict(None, np.arange(5)), ideal)
 
 

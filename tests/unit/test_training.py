@@ -76,15 +76,27 @@ def test_not_fitted_error():
         mx.Trainer(mx.paper_config()).weights_
 
 
+def test_a_typo_after_fit_is_a_plain_attribute_error(mnist_small):
+    train, _ = mnist_small
+    tr = mx.Trainer(mx.paper_config(), epochs=1, seed=0).fit(train.subset(256, seed=0))
+    with pytest.raises(AttributeError, match="'Trainer' object has no attribute 'wieghts_'") as info:
+        tr.wieghts_
+    assert not isinstance(info.value, NotFittedError)
+    with pytest.raises(AttributeError, match="no attribute 'wieghts_'") as info:
+        mx.Trainer(mx.paper_config()).wieghts_
+    assert not isinstance(info.value, NotFittedError)
+
+
 @pytest.mark.parametrize("kwargs, words", [
     ({"method": "magic"}, "method must be one of software, defect_aware, statistics_aware; got 'magic'"),
     ({"epochs": 0}, "epochs must be an int >= 1; got 0"),
     ({"lr": -1.0}, "lr must be a finite number > 0; got -1.0"),
-    ({"die_loss": "max"}, "die_loss must be one of"),
+    ({"batch_size": True}, "batch_size must be an int >= 1; got True"),
+    ({"device": "gpu0"}, "device must be a torch device or its name"),
     ({"method": "defect_aware"}, "method='defect_aware' needs die="),
     ({"method": "statistics_aware"}, "method='statistics_aware' needs sampler="),
-    ({"loss_cap": 0.0}, "loss_cap must be None or a finite number > 0; got 0.0"),
-    ({"loss_cap": True}, "loss_cap must be None or a finite number > 0; got True"),
+    ({"loss_cap": 0.0}, "loss_cap must be a finite number > 0; got 0.0 (or None: no cap)"),
+    ({"loss_cap": True}, "loss_cap must be a finite number > 0; got True (or None: no cap)"),
 ])
 def test_bad_trainer_parameters_named(mnist_small, kwargs, words):
     train, _ = mnist_small
