@@ -31,6 +31,7 @@ __all__ = [
     "area_weights",
     "binarize",
     "clear_cache",
+    "data_cache_dir",
     "downsample",
     "load_idx_dataset",
     "load_mnist",
@@ -595,8 +596,19 @@ def _load(source, size, threshold, crop, n_train, n_test, name):
 
 @functools.lru_cache(maxsize=8)
 def _prepared(source, size, threshold, crop=0):
-    """Cropped, downsampled, binarized, flattened, read-only (x_train, y_train, x_test, y_test)."""
-    raw = _raw_arrays(source)
+    """Cropped, downsampled, binarized, flattened, read-only (x_train, y_train, x_test, y_test).
+
+    With a data cache folder (:func:`data_cache_dir`) the arrays come memory-mapped from
+    uncompressed ``.npy`` files there, written on first use: kernels that load the same data
+    share its pages instead of each holding a copy, and the raw images are not kept.
+    """
+    folder = data_cache_dir()
+    if folder is None:
+        return _prepare(_raw_arrays(source), size, threshold, crop)
+    return _cached_prepared(folder, source, size, threshold, crop)
+
+
+def _prepare(raw, size, threshold, crop):
     out = []
     for split in ("train", "test"):
         images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
@@ -613,6 +625,84 @@ def _prepared(source, size, threshold, crop=0):
     for arr in out:
         arr.flags.writeable = False
     return tuple(out)
+
+
+# ----------------------------------------------------------------------------
+# The memory-mapped data cache (shared pages between app kernels)
+# ----------------------------------------------------------------------------
+
+#: Environment variable naming the data cache folder (unset or empty: no cache).
+DATA_CACHE_ENV = "MTJEXPLORE_DATA_CACHE"
+_CACHE_FORMAT = 1  # bump when the preprocessing changes: old cache files are then ignored
+_CACHE_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def data_cache_dir():
+    """The data cache folder (``$MTJEXPLORE_DATA_CACHE``), or None when it is unset or empty.
+
+    ``mtjexplore app`` sets it for its kernels (see
+    :func:`mtjexplore.serve.appserver.kernel_env`), so every app kernel maps the same
+    preprocessed MNIST files read-only instead of holding ~80 MiB of its own.
+    """
+    value = os.environ.get(DATA_CACHE_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _cache_stem(source, size, threshold, crop):
+    import hashlib
+
+    if source[0] == "packaged":
+        ref = resources.files("mtjexplore") / "data" / "mnist.npz"
+        with resources.as_file(ref) as path:
+            source = (*source, _stamp(Path(path)))
+    key = repr((_CACHE_FORMAT, source, int(size), float(threshold), int(crop)))
+    return f"data-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+
+
+def _cached_prepared(folder, source, size, threshold, crop):
+    stem = _cache_stem(source, size, threshold, crop)
+    paths = [folder / f"{stem}-{key}.npy" for key in _CACHE_KEYS]
+    arrays = _map_cache(paths)
+    if arrays is None:
+        # computed without keeping the raw images (not through the _raw_arrays cache)
+        arrays = _prepare(_raw_arrays.__wrapped__(source), size, threshold, crop)
+        if not _write_cache(folder, paths, arrays):
+            return arrays
+        arrays = _map_cache(paths) or arrays
+    return arrays
+
+
+def _map_cache(paths):
+    """The cached arrays memory-mapped read-only, or None when a file is missing or unreadable."""
+    try:
+        arrays = tuple(np.load(path, mmap_mode="r", allow_pickle=False) for path in paths)
+    except (OSError, ValueError):
+        return None
+    x_tr, y_tr, x_te, y_te = arrays
+    ok = (x_tr.dtype == np.float32 and x_te.dtype == np.float32 and y_tr.dtype == np.int64
+          and y_te.dtype == np.int64 and x_tr.ndim == x_te.ndim == 2 and len(x_tr) == len(y_tr)
+          and len(x_te) == len(y_te))
+    return arrays if ok else None
+
+
+def _write_cache(folder, paths, arrays):
+    """Write the cache files atomically (a temporary name, then a rename); False if impossible."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, arr in zip(paths, arrays):
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.stem, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    np.save(handle, np.ascontiguousarray(arr), allow_pickle=False)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    except OSError:
+        return False  # a read-only or full disk: keep the arrays in memory instead
+    return True
 
 
 @functools.lru_cache(maxsize=2)

@@ -71,6 +71,55 @@ def app_path(name, apps_dir=None):
     return folder / f"{stem}.ipynb"
 
 
+# ---------------------------------------------------------------------------- kernels' environment
+def default_cache_dir():
+    """Where app kernels share their memory-mapped data cache: ``$XDG_CACHE_HOME/mtjexplore``
+    (``~/.cache/mtjexplore``), or the temporary folder when the home folder is not writable."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "mtjexplore"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"mtjexplore-cache-{os.getuid()}"
+
+
+def kernel_env(cache_dir=None, training_slots=None):
+    """Environment variables the app server gives Voilà and its kernels, to cut per-kernel cost.
+
+    * ``MALLOC_ARENA_MAX=2``: glibc keeps at most 2 malloc arenas instead of one per thread
+      (the training and evaluation threads would each keep their own, with freed buffers in it);
+    * ``MALLOC_MMAP_THRESHOLD_=1048576`` and ``MALLOC_TRIM_THRESHOLD_=4194304``: blocks of 1 MiB
+      and more (batches, evaluation buffers) are mapped and returned to the system when freed,
+      instead of staying in the heap;
+    * ``OMP_NUM_THREADS=1`` (and MKL's, OpenBLAS's): one compute thread per kernel; the
+      machine-wide training queue (:mod:`mtjexplore.serve.cpu_queue`) spreads the runs over
+      the cores;
+    * ``MTJEXPLORE_DATA_CACHE``: the memory-mapped MNIST cache that kernels share
+      (:func:`mtjexplore.datasets.data_cache_dir`);
+    * ``MTJEXPLORE_TRAINING_SLOTS``: trainings running at once, machine-wide (default: the
+      number of cores).
+
+    Examples
+    --------
+    >>> env = kernel_env(cache_dir="/tmp/c", training_slots=2)
+    >>> env["MALLOC_ARENA_MAX"], env["MTJEXPLORE_DATA_CACHE"], env["MTJEXPLORE_TRAINING_SLOTS"]
+    ('2', '/tmp/c', '2')
+    """
+    if training_slots is None:
+        training_slots = os.cpu_count() or 1
+    _check_count("training_slots", training_slots)
+    return {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",
+            "MALLOC_TRIM_THRESHOLD_": "4194304", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MTJEXPLORE_DATA_CACHE": str(cache_dir if cache_dir is not None else default_cache_dir()),
+            "MTJEXPLORE_TRAINING_SLOTS": str(max(training_slots, 1))}
+
+
 # ---------------------------------------------------------------------------- the command
 def voila_options(port, *, ip=HOST, base_url="/", preheat=0, max_kernels=0, allow_hosts=(),
                   cull_idle_timeout_s=120, cull_interval_s=30, log_level="WARN"):
@@ -292,7 +341,7 @@ class AppServer:
         return voila_command(self.root, self.options)
 
     def _child_env(self):
-        env = {**os.environ, **self.env}
+        env = {**kernel_env(), **os.environ, **self.env}  # settings given explicitly win
         if self.ip not in ("0.0.0.0", "::"):  # pre-heated kernels call back to the server here
             env.setdefault("VOILA_APP_IP", f"[{self.ip}]" if ":" in self.ip else self.ip)
         return env

@@ -7,13 +7,22 @@ takes effect after the current step. Train is disabled while a run is going and 
 the start, so pressing Train twice starts one run. An exception in the worker is written to the
 visible log.
 
+On a shared server the run first waits its turn in the machine-wide training queue
+(:class:`~mtjexplore.serve.cpu_queue.CpuQueue`: at most one run per core across every student's
+kernel, first come first served); meanwhile the status line says "Waiting for CPU: k ahead" and
+carries the CSS class ``training-waiting``. The worker thread runs at a lower CPU priority (nice
++10), so painting and evaluation in every kernel stay ahead of training, and it yields the GIL
+after every step. After a run the freed training buffers are handed back to the system
+(``malloc_trim``).
+
 CSS classes (stable; browser tests find the parts by them):
 
 * ``training-panel`` -- the whole composite
 * ``train-method``, ``train-epochs``, ``train-lr``, ``train-seed``, ``train-fine-tune`` -- settings
 * ``train-button``, ``stop-button`` -- Train and Stop
 * ``train-progress`` -- the progress bar (``IntProgress``, value = steps done)
-* ``training-status`` -- one line: epoch, step, loss, validation error
+* ``training-status`` -- one line: epoch, step, loss, validation error; with the extra class
+  ``training-waiting`` while the run waits for a CPU slot
 * ``loss-curve``, ``error-curve`` -- the bqplot Figures of the training loss per step and of
   the validation error per epoch (their marks are ``path.line``)
 * ``training-log`` -- the log (an ``Output`` widget): finished runs and errors
@@ -22,8 +31,12 @@ CSS classes (stable; browser tests find the parts by them):
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import html
 import logging
+import os
+import sys
 import threading
 import time
 
@@ -60,6 +73,8 @@ METHOD_NOTES = {
 _RECIPES = {"software": recipes.software_recipe, "defect_aware": recipes.defect_aware_recipe,
             "statistics_aware": recipes.statistics_aware_recipe}
 _DRAW_INTERVAL_S = 0.1  # at most ~10 curve updates per second (every step at the end of an epoch)
+TRAINING_NICE = 10  # the worker thread's CPU priority offset (Linux: per thread)
+WAITING_CLASS = "training-waiting"
 N_VALIDATION = 2000
 
 
@@ -111,6 +126,10 @@ class TrainingPanel(widgets.VBox):
     weights : xarray.Dataset, optional
         Current weights; defect- and statistics-aware runs fine-tune them when
         ``fine_tune`` is ticked.
+    cpu_queue : CpuQueue or False, optional
+        The machine-wide training queue runs wait in; default
+        :meth:`CpuQueue.from_env() <mtjexplore.serve.cpu_queue.CpuQueue.from_env>` (set up by
+        ``mtjexplore app``; None outside it). False: never wait.
 
     Attributes
     ----------
@@ -138,7 +157,7 @@ class TrainingPanel(widgets.VBox):
     log = traitlets.Instance(TrainingLog, allow_none=True)  # the visible log, not a Logger
 
     def __init__(self, config, train, test, *, die_getter=None, sampler=None, weights=None,
-                 context_getter=None):
+                 context_getter=None, cpu_queue=None):
         super().__init__()
         if not isinstance(config, CrossbarConfig):
             raise ParameterError(f"config must be a CrossbarConfig (e.g. paper_config()); got {config!r}")
@@ -153,6 +172,11 @@ class TrainingPanel(widgets.VBox):
         self._callbacks, self._lock, self._stop = [], threading.Lock(), threading.Event()
         self._thread, self._run_id = None, 0
         self._active = False  # True from start() until the worker has re-enabled Train
+        if cpu_queue is None:
+            from ..serve.cpu_queue import CpuQueue
+
+            cpu_queue = CpuQueue.from_env()
+        self.cpu_queue = cpu_queue or None
         self._build()
         self._on_method_change({"new": self.method.value})
 
@@ -290,21 +314,51 @@ class TrainingPanel(widgets.VBox):
         import torch
 
         torch.set_num_threads(1)  # per OS thread (OpenMP): the kernel's own thread keeps its setting
-        start = time.perf_counter()
+        _lower_thread_priority()
+        slot = None
         try:
-            trainer = Trainer(self.config, **job["kwargs"])
-            trainer.fit(self.train, init=job["init"], validation=self.validation,
-                        callback=self._on_step)
-            self.weights, self.history = trainer.weights_, trainer.history_
-            self.last_context = job["context"]
-            self._finish(job, time.perf_counter() - start)
-            for callback in list(self._callbacks):
-                callback(self.weights)
+            slot = self._wait_for_cpu(job)
+            if slot is not False:
+                self._train(job)
         except Exception as exc:  # noqa: BLE001 - a worker thread has nobody to raise to
             self._report(exc, "Training")
         finally:
+            if slot:
+                slot.release()
+            self.status.remove_class(WAITING_CLASS)
             self._active = False
             self.train_button.disabled, self.stop_button.disabled = False, True
+            _return_freed_memory()
+
+    def _train(self, job):
+        start = time.perf_counter()
+        trainer = Trainer(self.config, **job["kwargs"])
+        trainer.fit(self.train, init=job["init"], validation=self.validation, callback=self._on_step)
+        self.weights, self.history = trainer.weights_, trainer.history_
+        self.last_context = job["context"]
+        self._finish(job, time.perf_counter() - start)
+        for callback in list(self._callbacks):
+            callback(self.weights)
+
+    def _wait_for_cpu(self, job):
+        """The queue's slot (None without a queue), or False when Stop was pressed while waiting."""
+        if self.cpu_queue is None:
+            return None
+        slot = self.cpu_queue.acquire(stop=self._stop, on_wait=self._on_queue_wait)
+        self.status.remove_class(WAITING_CLASS)
+        if slot is None:
+            text = f"Run {job['run']} stopped while it waited for the CPU; nothing was trained."
+            self._set_status(text)
+            self.log.append_stdout(text + "\n")
+            return False
+        self._set_status(f"Starting run {job['run']} ({job['kwargs']['method']})...")
+        return slot
+
+    def _on_queue_wait(self, n_ahead, n_running):
+        self.status.add_class(WAITING_CLASS)
+        ahead = f"{n_ahead} ahead of you" if n_ahead else "next in line"
+        self._set_status(f"Waiting for CPU: {ahead} ({n_running} training runs going on this "
+                         "server); it starts by itself. Stop cancels it.")
 
     def _on_step(self, info):
         self._steps.append(info.step)
@@ -315,6 +369,7 @@ class TrainingPanel(widgets.VBox):
         if info.step == info.n_steps or info.val_error is not None or now - self._drawn > _DRAW_INTERVAL_S:
             self._drawn = now
             self._draw(info)
+        time.sleep(0)  # hand the GIL to the kernel's event loop between steps
         return self._stop.is_set()
 
     def _draw(self, info):
@@ -379,6 +434,26 @@ class TrainingPanel(widgets.VBox):
         _LOGGER.error("%s", line, exc_info=(type(exc), exc, exc.__traceback__))
         self.status.value = f"<span class='widget-error' style='color:#b00020'>{html.escape(line)}</span>"
         self.log.append_stderr(line + "\n")
+
+
+def _lower_thread_priority():
+    """Lower the calling thread's CPU priority (Linux applies ``setpriority`` per thread)."""
+    if not sys.platform.startswith("linux"):  # elsewhere a thread id is not a process id
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + TRAINING_NICE, 19))
+    except (AttributeError, OSError):  # not Linux, or not allowed: train at the normal priority
+        pass
+
+
+def _return_freed_memory():
+    """Hand freed heap pages (the run's batches and buffers) back to the system (glibc only)."""
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
 
 
 def _one_line(exc):
