@@ -13,17 +13,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..methods import method_color
+from ..methods import REGISTRY, method_color
+from ..yields import die_yield
 
-METHOD_LABELS = {
-    "software": "software weights, unaware",
-    "defect_aware": "defect-aware (per die)",
-    "statistics_aware": "statistics-aware",
-    "remapped": "software weights, remapped",
-    "statistics_aware_remapped": "statistics-aware, remapped",
-}
-_MARKERS = {"software": "o", "defect_aware": "s", "statistics_aware": "D", "remapped": "^",
-            "statistics_aware_remapped": "v"}
+METHOD_LABELS = {m.name: m.figure_label for m in REGISTRY}
+_MARKERS = {m.name: m.marker for m in REGISTRY}
 FIGURES = ("error_per_die", "error_vs_defects", "sensitivity", "die_yield")
 
 
@@ -327,8 +321,7 @@ def plot_yield(results, ax=None):
     err = 100 * results.error.values
     grid = np.linspace(np.nanmin(err) - 0.5, np.nanmax(err) + 0.5, 400)
     for method in results.method.values:
-        e = np.sort(100 * _pick(results.error, method).values)
-        ax.plot(grid, (e[None, :] <= grid[:, None]).mean(1), color=method_color(method),
+        ax.plot(grid, die_yield(100 * _pick(results.error, method).values, grid), color=method_color(method),
                 label=_label(method))
     _baseline_lines(ax, results, horizontal=False)
     ax.set(xlabel="error threshold (%)", ylabel="fraction of dies at or below",

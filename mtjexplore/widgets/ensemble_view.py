@@ -35,6 +35,7 @@ from bqplot import Axis, Bars, Boxplot, Figure, LinearScale, Lines, OrdinalScale
 
 from ..defects import DEFECTIVE_KINDS
 from ..errors import ParameterError
+from ..yields import die_yield
 from ._util import add_classes, error_html, guarded
 from .runs import legend_html, method_color
 
@@ -206,7 +207,7 @@ class EnsembleView(widgets.VBox):
             return {}
         spec = self.spec.value if spec is None else spec
         errors = self._results.error.values * 100.0
-        return {m: float(np.mean(errors[k] <= spec + 1e-9)) for k, m in enumerate(self.methods)}
+        return {m: die_yield(errors[k], spec) for k, m in enumerate(self.methods)}
 
     # ------------------------------------------------------------------ selection
     def on_select(self, callback, remove=False):

@@ -20,11 +20,9 @@ import html
 
 from ..defects import REGISTRY
 from ..errors import ParameterError
-from ..methods import METHOD_COLORS, OTHER_COLOR, method_color, method_of  # noqa: F401 - re-exported
+from ..methods import METHOD_COLORS, OTHER_COLOR, method_color, method_label, method_of  # noqa: F401 - re-exported
 
-#: How a method is written for people.
-METHOD_LABELS = {"software": "software", "defect_aware": "defect-aware",
-                 "statistics_aware": "statistics-aware", "remap": "remapped"}
+#: How painted cells of each kind are counted in a run name ("3 shorts").
 _PLURAL = {k.name: k.plural for k in REGISTRY}
 
 
@@ -42,7 +40,7 @@ def run_name(method, *, die=None, painted=None, index=None):
     index : int, optional
         Run number, added as ``run N`` (to tell repeated runs apart).
     """
-    parts = [METHOD_LABELS.get(method, str(method))]
+    parts = [method_label(method)]
     if die is not None:
         parts.append(str(die))
     if painted:

@@ -26,6 +26,7 @@ import xarray as xr
 from bqplot import Axis, Figure, LinearScale, Lines
 
 from ..errors import ParameterError
+from ..yields import die_yield
 from ..evaluation import evaluate
 from ._util import add_classes, error_html, guarded
 from .app_parts import LinkBox, StatefulApp, guide_html
@@ -179,7 +180,7 @@ class StudyApp(StatefulApp, widgets.VBox):
         errors = 100 * results.error.transpose("method", "die").values
         names = [str(m) for m in results.method.values]
         with self.yield_line.hold_sync():
-            self.yield_line.x, self.yield_line.y = spec, 100 * (errors[:, :, None] <= spec).mean(axis=1)
+            self.yield_line.x, self.yield_line.y = spec, 100 * die_yield(errors, spec)
             self.yield_line.colors = [method_color(m) for m in names]
         self.yield_legend.value = legend_html(names, numbered=False)
         if "sens_error" not in self.study:
