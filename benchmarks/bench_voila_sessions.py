@@ -6,9 +6,14 @@ requested at the same moment, and a session counts as rendered when the app's ma
 visible. While all pages are still open, the memory of every kernel process the server started
 is read with psutil (RSS, and USS — memory unique to that process — where the OS allows).
 
+With ``--preheat N`` the server keeps N kernels per app ready (``mtjexplore app --preheat N``);
+the burst is sent once they have all loaded the app, and there is no lone reference session
+(it would take a spare kernel). For the explorer a session also counts as *interactive* when it
+shows the test error of the current weights (``.current-error .error-value`` reads ``12.34 %``).
+
 Usage::
 
-    python benchmarks/bench_voila_sessions.py [--app explorer] [--sessions 8]
+    python benchmarks/bench_voila_sessions.py [--app explorer] [--sessions 8] [--preheat 8]
         [--out benchmarks/results/voila_sessions.json]
 
 Needs Debian's Chromium (``/usr/bin/chromium``) and playwright (the ``test`` extra).
@@ -35,6 +40,9 @@ sys.path.insert(0, str(REPO))
 
 from mtjexplore.serve.appserver import AppServer  # noqa: E402
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_preheat import INTERACTIVE_JS, wait_for_spares  # noqa: E402
+
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "voila_sessions.json"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,6 +66,9 @@ async def open_session(browser, url, selector, timeout_ms, t0):
         record["page_loaded_s"] = round(time.monotonic() - start, 2)
         await page.locator(selector).first.wait_for(state="visible", timeout=timeout_ms)
         record["render_s"] = round(time.monotonic() - start, 2)
+        if selector == READY["explorer"]:
+            await page.wait_for_function(INTERACTIVE_JS, timeout=timeout_ms, polling=50)
+            record["interactive_s"] = round(time.monotonic() - start, 2)
         record["started_after_s"] = round(start - t0, 3)
         record["ok"] = True
     except Exception as exc:  # record the failure, keep measuring the other sessions
@@ -97,15 +108,17 @@ def kernel_memory(server_pid, exclude=()):
     return {"server_rss_mib": round(server.memory_info().rss / MIB, 1), "kernels": kernels}
 
 
-async def measure(server, app, n_sessions, timeout_ms):
+async def measure(server, app, n_sessions, timeout_ms, alone_first=True):
     from playwright.async_api import async_playwright
 
     url = server.app_url(app)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         # Reference: one session alone (its kernel stays until culled; it is left out below).
-        alone_context, alone = await open_session(browser, url, READY[app], timeout_ms, time.monotonic())
-        await alone_context.close()
+        alone = None
+        if alone_first:
+            alone_context, alone = await open_session(browser, url, READY[app], timeout_ms, time.monotonic())
+            await alone_context.close()
         before = kernel_pids(server.process.pid)
         t0 = time.monotonic()
         opened = await asyncio.gather(*(open_session(browser, url, READY[app], timeout_ms, t0)
@@ -121,6 +134,7 @@ async def measure(server, app, n_sessions, timeout_ms):
 
 def summarise(sessions, wall, memory):
     times = [s["render_s"] for s in sessions if s["ok"]]
+    interactive = [s["interactive_s"] for s in sessions if s["ok"] and "interactive_s" in s]
     rss = [k["rss_mib"] for k in memory["kernels"]]
     uss = [k["uss_mib"] for k in memory["kernels"] if k["uss_mib"] is not None]
     return {
@@ -128,6 +142,8 @@ def summarise(sessions, wall, memory):
         "n_rendered": len(times),
         "all_rendered": len(times) == len(sessions),
         "render_s": {"min": min(times), "median": statistics.median(times), "max": max(times)} if times else None,
+        "interactive_s": {"min": min(interactive), "median": statistics.median(interactive),
+                          "max": max(interactive)} if interactive else None,
         "wall_s_all_sessions": round(wall, 2),
         "n_kernels": len(rss),
         "kernel_rss_mib": {"min": min(rss), "median": statistics.median(rss), "max": max(rss),
@@ -143,22 +159,30 @@ def main(argv=None):
     parser.add_argument("--app", choices=sorted(READY), default="explorer")
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per session (default 300)")
+    parser.add_argument("--preheat", type=int, default=0, help="spare kernels per app (default 0)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).is_file():
         parser.error(f"no Chromium at {CHROMIUM}: apt-get install chromium")
-    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        with AppServer(port=0, log_path=Path(tmp) / "voila.log") as server:
+        log_level = "INFO" if args.preheat else "WARN"  # wait_for_spares reads the pool messages
+        with AppServer(port=0, log_path=Path(tmp) / "voila.log", preheat=args.preheat,
+                       log_level=log_level) as server:
+            if args.preheat:
+                wait_for_spares(server, args.preheat, args.timeout)
+            load_before = os.getloadavg()
             sessions, wall, memory, version, alone = asyncio.run(
-                measure(server, args.app, args.sessions, int(args.timeout * 1000)))
+                measure(server, args.app, args.sessions, int(args.timeout * 1000), not args.preheat))
+            load_after = os.getloadavg()
     result = {
         "benchmark": "concurrent Voilà app sessions against one server",
         "app": args.app,
+        "preheat": args.preheat,
         "ready_selector": READY[args.app],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-                    "load_avg_1min_before": round(load_before[0], 2), "python": platform.python_version(),
+                    "load_avg_1min_before": round(load_before[0], 2),
+                    "load_avg_1min_after": round(load_after[0], 2), "python": platform.python_version(),
                     "chromium": version},
         "summary": summarise(sessions, wall, memory),
         "one_session_alone": alone,
@@ -167,7 +191,9 @@ def main(argv=None):
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({"one_session_alone_render_s": alone.get("render_s"), **result["summary"]}, indent=2))
+    print(json.dumps({"one_session_alone_render_s": (alone or {}).get("render_s"), **result["summary"],
+                      "load_avg_1min": [result["machine"]["load_avg_1min_before"],
+                                        result["machine"]["load_avg_1min_after"]]}, indent=2))
     print(f"wrote {args.out}")
     return 0 if result["summary"]["all_rendered"] else 1
 

@@ -18,7 +18,7 @@ Environment (all optional but the two above):
 ``MTJ_HUB_IDLE_TIMEOUT``
     Seconds of inactivity after which a student's server is stopped (default 1800).
 ``MTJ_HUB_MEM_LIMIT``
-    Memory per student (default ``1G``: a kernel after a training run ~0.63 GiB plus the
+    Memory per student (default ``1G``: a kernel after a training run ~0.5 GiB RSS plus the
     single-user server ~0.16 GiB). Enforced by spawners that can (systemdspawner, kubespawner);
     the local-process spawner used here only passes it on as ``MEM_LIMIT``.
 
@@ -33,7 +33,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from mtjexplore.serve.appserver import APPS_DIR
+from mtjexplore.serve.appserver import APPS_DIR, kernel_env
 
 HERE = Path(__file__).resolve().parent
 c = get_config()  # noqa: F821 (JupyterHub provides get_config)
@@ -64,7 +64,12 @@ c.Spawner.mem_limit = os.environ.get("MTJ_HUB_MEM_LIMIT", "1G")
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 c.Spawner.environment = {"JUPYTER_PATH": str(HERE / "share" / "jupyter"),          # page template
-                         "JUPYTER_CONFIG_PATH": str(HERE / "etc" / "jupyter")}  # server config
+                         "JUPYTER_CONFIG_PATH": str(HERE / "etc" / "jupyter"),  # server config
+                         # as `mtjexplore app` gives its kernels: 2 malloc arenas, 1 OMP thread, the
+                         # shared memory-mapped MNIST cache, and one machine-wide training queue
+                         # (one run per core across all students: every student here is the hub's
+                         # OS user, so they share the queue folder in the temporary directory)
+                         **kernel_env()}
 # etc/jupyter/jupyter_server_config.py: Voilà's page template, stripped sources, kernel culling
 c.Spawner.args = []
 if os.geteuid() == 0:  # a container's root: the single-user server refuses root unless told

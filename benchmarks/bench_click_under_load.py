@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Click -> error label in a real browser, alone and while 3 other sessions train.
+
+One server (``--preheat 4``), four visitors in their own Chromium contexts, all interactive
+first. Visitor 0 clicks cells of the output layer (columns 180-199, a short there changes the
+error at once); each click is a ``mousedown``/``mouseup`` dispatched in the page, timed with
+``performance.now()`` until the text of ``.current-error .error-value`` changes (a
+``MutationObserver``, no polling): the whole path browser -> kernel (paint, evaluate on 10,000
+test images) -> browser. Clicks are ~0.5 s apart, like a person's. First ``--clicks`` clicks
+with nobody training (the reference), then visitors 1-3 press Train (``--epochs`` each, so they
+train throughout) and visitor 0 clicks again. With the machine-wide training queue
+(``MTJEXPLORE_TRAINING_SLOTS`` = cores) some of the three wait for a CPU: their status lines
+are recorded.
+
+Usage::
+
+    python benchmarks/bench_click_under_load.py [--clicks 30] [--out benchmarks/results/click_under_load.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_preheat import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    INTERACTIVE_JS,
+    kernels,
+    memory,
+    wait_for_spares,
+)
+
+from mtjexplore.serve.appserver import AppServer
+
+MARGIN = {"top": 28, "bottom": 36, "left": 48, "right": 12}  # the painter figure's fig_margin
+N_ROWS, N_COLS = 101, 200
+CLICK_JS = """async ([x, y, timeoutMs]) => {
+    const box = document.querySelector('.current-error');
+    const text = () => { const el = box.querySelector('.error-value'); return el ? el.textContent : ''; };
+    const before = text();
+    const target = document.elementFromPoint(x, y);
+    const fire = (type, buttons) => target.dispatchEvent(new MouseEvent(type,
+        {bubbles: true, cancelable: true, view: window, clientX: x, clientY: y, button: 0, buttons}));
+    return await new Promise(resolve => {
+        const t0 = performance.now();
+        const done = value => { observer.disconnect(); clearTimeout(timer); resolve(value); };
+        const observer = new MutationObserver(() => { if (text() !== before) done(performance.now() - t0); });
+        observer.observe(box, {childList: true, characterData: true, subtree: true});
+        const timer = setTimeout(() => done(null), timeoutMs);
+        fire('mousedown', 1);
+        fire('mouseup', 0);
+    });
+}"""
+
+
+async def cell_center(page, row, col):
+    box = await page.locator(".crossbar-figure").first.bounding_box()
+    width = box["width"] - MARGIN["left"] - MARGIN["right"]
+    height = box["height"] - MARGIN["top"] - MARGIN["bottom"]
+    return (box["x"] + MARGIN["left"] + (col + 0.5) * width / N_COLS,
+            box["y"] + MARGIN["top"] + (row + 0.5) * height / N_ROWS)
+
+
+async def open_visitor(browser, url, timeout_ms):
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    start = time.monotonic()
+    await page.goto(url, timeout=timeout_ms)
+    await page.wait_for_function(INTERACTIVE_JS, timeout=timeout_ms, polling=50)
+    return context, page, round(time.monotonic() - start, 2)
+
+
+async def clicks(page, cells, timeout_ms=5000, pause_s=0.5):
+    """Latency (ms) of each click, None where the label did not change within the timeout."""
+    await page.locator(".crossbar-figure").first.scroll_into_view_if_needed()
+    out = []
+    for row, col in cells:
+        x, y = await cell_center(page, row, col)
+        out.append(await page.evaluate(CLICK_JS, [x, y, timeout_ms]))
+        await asyncio.sleep(pause_s)  # pacing like a person's clicks, not a synchronisation
+    return out
+
+
+async def start_training(page, epochs):
+    epochs_box = page.locator(".train-epochs input").first
+    await epochs_box.fill(str(epochs))
+    await epochs_box.press("Tab")
+    await page.locator("button.train-button").first.click()
+
+
+def stats(values):
+    got = sorted(v for v in values if v is not None)
+    if not got:
+        return {"n": 0, "n_no_change": len(values)}
+    p90 = got[min(len(got) - 1, round(0.9 * (len(got) - 1)))]
+    return {"n": len(got), "n_no_change": len(values) - len(got), "median_ms": round(statistics.median(got), 1),
+            "p90_ms": round(p90, 1), "max_ms": round(got[-1], 1), "all_ms": [round(v, 1) for v in got]}
+
+
+async def run(server, n_clicks, epochs, timeout_ms):
+    from playwright.async_api import async_playwright
+
+    # distinct output-layer cells (rows 0-90, columns 180-199) for the two phases
+    idle_cells = [(r, 180 + (7 * r + 3) % 20) for r in range(1, 91, 3)][:n_clicks]
+    load_cells = [(r, 180 + (7 * r + 11) % 20) for r in range(2, 91, 3)][:n_clicks]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        opened = await asyncio.gather(*(open_visitor(browser, server.app_url("explorer"), timeout_ms)
+                                        for _ in range(4)))
+        pages = [page for _, page, _ in opened]
+        load = {"load_avg_1min_before_idle": round(os.getloadavg()[0], 2)}
+        idle = await clicks(pages[0], idle_cells)
+        for page in pages[1:]:
+            await start_training(page, epochs)
+        await asyncio.sleep(3.0)  # let the runs get going (their first steps) before measuring
+        statuses = [await p.locator(".training-status").first.inner_text() for p in pages[1:]]
+        load["load_avg_1min_before_loaded"] = round(os.getloadavg()[0], 2)
+        loaded = await clicks(pages[0], load_cells)
+        load["load_avg_1min_after_loaded"] = round(os.getloadavg()[0], 2)
+        statuses_after = [await p.locator(".training-status").first.inner_text() for p in pages[1:]]
+        kernel_memory = memory(kernels(server))
+        for page in pages[1:]:
+            await page.locator("button.stop-button").first.click()
+        for context, _, _ in opened:
+            await context.close()
+        await browser.close()
+    return {"visitors_interactive_s": [s for _, _, s in opened], "load_avg": load,
+            "idle": stats(idle), "while_3_train": stats(loaded),
+            "training_status_at_start": statuses, "training_status_at_end": statuses_after,
+            "kernel_memory_during_training": kernel_memory}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=30, help="clicks per phase (at most 30)")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs of each of the 3 training runs")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "click_under_load.json")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = AppServer(port=0, preheat=4, log_path=Path(tmp) / "voila.log", log_level="INFO")
+        with server:
+            wait_for_spares(server, 4, args.timeout)
+            result = asyncio.run(run(server, min(args.clicks, 30), args.epochs, int(args.timeout * 1000)))
+    result = {"benchmark": "click -> error label in the browser, alone and while 3 other sessions train",
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "cpus": os.cpu_count(), "training_slots": os.environ.get("MTJEXPLORE_TRAINING_SLOTS", "cores"),
+              **result}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("kernel_memory_during_training",)}, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
