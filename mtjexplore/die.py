@@ -20,6 +20,10 @@ from .defects import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, classify_readings
 from .defects import defect_conductances
 from .errors import ParameterError
 
+__all__ = ["DEFECT_KINDS", "DEFECT_CODES", "NO_DEVICE", "defect_conductances", "die_dataset", "config_of",
+           "ideal_die", "set_defects", "ClassifyThresholds", "classify_maps", "classify_defects",
+           "check_dies", "as_ensemble", "defect_counts"]
+
 
 def _version():
     from ._version import __version__

@@ -7,6 +7,9 @@ Messages name the parameter or the place (file, die, row, col), what was receive
 
 import importlib.util
 
+__all__ = ["MTJExploreError", "ParameterError", "DataFileError", "NotFittedError",
+           "FileExistsRefusedError", "check", "FileWriteError", "MissingDependencyError", "require"]
+
 
 class MTJExploreError(Exception):
     """Base class of every mtjexplore error."""

@@ -28,6 +28,9 @@ from . import _files
 from .errors import (DataFileError, FileExistsRefusedError, FileWriteError, MTJExploreError,
                      ParameterError)
 
+__all__ = ["ENGINE", "TEMP_MARK", "save", "atomic_write", "temp_name", "clean_stale_temps",
+           "open_netcdf", "load"]
+
 ENGINE = "netcdf4"
 TEMP_MARK = ".mtjx-tmp-"
 _PREFIX_CHARS = 40  # of the destination name kept in the temporary name

@@ -85,6 +85,10 @@ from .die import ClassifyThresholds, as_ensemble, classify_maps, config_of, die_
 from .errors import DataFileError, MTJExploreError, ParameterError
 from .io import atomic_write, open_netcdf
 
+__all__ = ["CSV_COLUMNS", "NETCDF_EXTENSIONS", "UNIT_RANGE", "read_measurements",
+           "read_measurements_csv", "read_measurements_netcdf", "write_measurements_csv",
+           "min_resistance"]
+
 CSV_COLUMNS = ("die", "row", "col", "r_p_ohm", "r_ap_ohm")
 NETCDF_EXTENSIONS = (".nc", ".nc4", ".netcdf", ".cdf")
 UNIT_RANGE = 100.0  # allowed factor between the median measured R_P and the config's

@@ -15,6 +15,8 @@ from ._rng import as_generator, seed_attr
 from .die import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, config_of, set_defects
 from .errors import ParameterError
 
+__all__ = ["RANDOM_KINDS", "draw_defect_cells", "clear_defects", "randomize_defects"]
+
 #: Defect kinds that can be placed at random (every kind except ``"ok"``).
 RANDOM_KINDS = DEFECT_KINDS[1:]
 

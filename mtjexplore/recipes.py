@@ -1,3 +1,5 @@
+
+__all__ = ["software_recipe", "defect_aware_recipe", "statistics_aware_recipe"]
 """Training recipes of the reproduction: the keyword arguments each method's Trainer gets.
 
 Kept in one place so the CLI, the notebooks, the apps and the tests train the same way. How they

@@ -16,6 +16,9 @@ from .defects import REGISTRY
 from .errors import ParameterError
 from .statistics import DefectStatistics
 
+__all__ = ["REFERENCE_RATES", "REFERENCE_RATE_SHAPE", "N_REFERENCE_DIES", "EXAMPLE_CSV",
+           "reference_statistics", "reference_ensemble", "example_config", "example_csv_path"]
+
 #: Mean fraction of devices per die with each defect (on 20,000 devices: 15 shorts, 1 open,
 #: 0.5 stuck-P, 0.5 stuck-AP per die) -- the defaults of :func:`mtjexplore.sample_dies`.
 REFERENCE_RATES = {k.name: k.reference_rate for k in REGISTRY[1:]}

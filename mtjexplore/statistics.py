@@ -40,6 +40,9 @@ from ._check import check_number
 from .defects import REGISTRY
 from .errors import DataFileError, MTJExploreError, ParameterError
 
+__all__ = ["KINDS", "SPATIAL_MODELS", "CLUSTER_SHAPES", "DefectStatistics", "load_statistics",
+           "sample_dies"]
+
 KINDS = DEFECT_KINDS[1:]
 SPATIAL_MODELS = ("independent", "clustered")
 CLUSTER_SHAPES = ("row", "col", "blob")
