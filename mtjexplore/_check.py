@@ -39,12 +39,13 @@ def _fail(name, rule, value, hint):
 
 
 def _bounds(low, high, low_open=False, high_open=False):
-    parts = []
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        return f"{'>' if low_open else '>='} {low:g}"
     if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
-    return " and ".join(parts)
+        return f"{'<' if high_open else '<='} {high:g}"
+    return ""
 
 
 def _within(value, low, high, low_open, high_open):

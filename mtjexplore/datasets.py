@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import os
 import zipfile
 import zlib
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _files
+from ._check import check_int, check_number
 from .errors import DataFileError, ParameterError
 
 __all__ = [
@@ -340,27 +340,19 @@ def _as_image_stack(images):
 
 
 def _check_size(size, limit=None):
-    upper = "H" if limit is None else str(limit)
-    ok = isinstance(size, numbers.Integral) and not isinstance(size, bool)
-    if not ok or size < 1 or (limit is not None and size > limit):
-        raise ParameterError(f"size must be an integer in [1, {upper}] (the image side), got {size!r}")
-    return int(size)
+    return check_int("size", size, low=1, high=limit,
+                     hint="the image side" if limit is not None else "the image side, at most the images' own")
 
 
 def _check_threshold(threshold):
-    ok = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
-    if not ok or not 0.0 <= float(threshold) < 1.0:
-        raise ParameterError(f"threshold must be a number in [0, 1), got {threshold!r}")
-    return float(threshold)
+    return check_number("threshold", threshold, low=0, high=1, high_open=True,
+                        hint="binarization threshold on the grey level, 0..1")
 
 
 def _check_count(n, available, what):
     if n is None:
         return available
-    ok = isinstance(n, numbers.Integral) and not isinstance(n, bool)
-    if not ok or not 0 <= n <= available:
-        raise ParameterError(f"{what} must be None or an integer in [0, {available}], got {n!r}")
-    return int(n)
+    return check_int(what, n, low=0, high=available, hint="None keeps all")
 
 
 # ----------------------------------------------------------------------------
@@ -583,9 +575,8 @@ def _stamp(path):
 
 def _load(source, size, threshold, crop, n_train, n_test, name):
     size, threshold = _check_size(size), _check_threshold(threshold)
-    if not isinstance(crop, (int, np.integer)) or isinstance(crop, bool) or crop < 0:
-        raise ParameterError(f"crop must be an int >= 0 (pixels removed from each border); got {crop!r}")
-    x_tr, y_tr, x_te, y_te = _prepared(source, size, threshold, int(crop))
+    crop = check_int("crop", crop, low=0, hint="pixels removed from each border")
+    x_tr, y_tr, x_te, y_te = _prepared(source, size, threshold, crop)
     n_train = _check_count(n_train, len(y_tr), "n_train")
     n_test = _check_count(n_test, len(y_te), "n_test")
     return (
@@ -616,7 +607,7 @@ def _prepare(raw, size, threshold, crop):
             side = min(images.shape[1:]) - 2 * crop
             if side < size:
                 raise ParameterError(
-                    f"size must be an integer in [1, {max(side, 0)}] once crop={crop} pixels are "
+                    f"size must be an int in [1, {max(side, 0)}] once crop={crop} pixels are "
                     f"removed from each border of the {images.shape[1]}x{images.shape[2]} images, "
                     f"got {size}; use a smaller size or crop")
             images = images[:, crop:-crop, crop:-crop]

@@ -18,6 +18,7 @@ import xarray as xr
 from .config import CrossbarConfig
 from .defects import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, classify_readings
 from .defects import defect_conductances
+from ._check import check_number
 from .errors import ParameterError
 
 __all__ = ["DEFECT_KINDS", "DEFECT_CODES", "NO_DEVICE", "defect_conductances", "die_dataset", "config_of",
@@ -176,8 +177,7 @@ class ClassifyThresholds:
     def __post_init__(self):
         for name in ("open_fraction", "short_fraction", "stuck_tmr_fraction"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0 < value < 1):
-                raise ParameterError(f"{name} must be a number in (0, 1); got {value!r}")
+            check_number(name, value, low=0, high=1, low_open=True, high_open=True)
 
 
 def classify_maps(device, g_p, g_ap, present, thresholds=None):

@@ -7,10 +7,10 @@ call these functions.
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
+from ._check import check_number
 from ._rng import as_generator, seed_attr
 from .die import DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, config_of, set_defects
 from .errors import ParameterError
@@ -29,9 +29,7 @@ def _check_rates(rates):
     if unknown:
         raise ParameterError(f"rates has unknown kinds {unknown}; allowed: {', '.join(RANDOM_KINDS)}")
     for kind, rate in rates.items():
-        if not isinstance(rate, numbers.Real) or isinstance(rate, bool) or not 0 <= rate < 0.5:
-            raise ParameterError(f"rates[{kind!r}] must be a fraction of devices in [0, 0.5); "
-                                 f"got {rate!r}")
+        check_number(f"rates[{kind!r}]", rate, low=0, high=0.5, high_open=True, hint="a fraction of devices")
     if sum(rates.values()) >= 1:
         raise ParameterError(f"the rates add up to {sum(rates.values())}; they must add up to < 1")
     return [float(rates.get(kind, 0.0)) for kind in RANDOM_KINDS]

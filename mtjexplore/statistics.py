@@ -36,7 +36,7 @@ from ._rng import seed_attr, torch_generator
 from .config import CrossbarConfig
 from .die import (DEFECT_CODES, DEFECT_KINDS, NO_DEVICE, as_ensemble, classify_maps, config_of,
                   defect_conductances, die_dataset)
-from ._check import check_number
+from ._check import check_int, check_number
 from .defects import REGISTRY
 from .errors import DataFileError, MTJExploreError, ParameterError
 
@@ -50,13 +50,10 @@ _OBJECT_TAG = "DefectStatistics"
 
 
 def _number(name, value, low, high=math.inf, *, inclusive_high=False, allow_inf=False):
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and not math.isnan(value) and (allow_inf or math.isfinite(value)) and value >= low
-    ok = ok and (value <= high if inclusive_high else value < high)
-    if not ok:
-        bracket = "]" if inclusive_high else ")"
-        raise ParameterError(f"{name} must be a number in [{low}, {high}{bracket}; got {value!r}")
-    return float(value)
+    """:func:`~mtjexplore._check.check_number` in ``[low, high)`` (``]`` with ``inclusive_high``)."""
+    if math.isinf(high):
+        return check_number(name, value, low=low, allow_inf=allow_inf and inclusive_high)
+    return check_number(name, value, low=low, high=high, high_open=not inclusive_high, allow_inf=allow_inf)
 
 
 @dataclass(frozen=True)
@@ -180,10 +177,7 @@ class DefectStatistics:
                                    inclusive_high=True))
         object.__setattr__(self, "cluster_radius_cells",
                            _number("cluster_radius_cells", self.cluster_radius_cells, 0.0))
-        if not (isinstance(self.n_clusters, (int, np.integer)) and not isinstance(self.n_clusters, bool)
-                and 1 <= self.n_clusters <= 1000):
-            raise ParameterError(f"n_clusters must be an int in 1..1000; got {self.n_clusters!r}")
-        object.__setattr__(self, "n_clusters", int(self.n_clusters))
+        object.__setattr__(self, "n_clusters", check_int("n_clusters", self.n_clusters, low=1, high=1000))
         shapes = (self.cluster_shapes,) if isinstance(self.cluster_shapes, str) else self.cluster_shapes
         shapes = tuple(shapes) if isinstance(shapes, (tuple, list)) else None
         if not shapes or not set(shapes) <= set(CLUSTER_SHAPES) or len(set(shapes)) != len(shapes):
@@ -306,9 +300,8 @@ class DefectStatistics:
 
     def sample(self, n_dies, seed=None):
         """Sample an ensemble of ``n_dies`` new dies (``xarray.Dataset`` with a ``die`` dim)."""
-        if not isinstance(n_dies, (int, np.integer)) or n_dies < 1:
-            raise ParameterError(f"n_dies must be an int >= 1; got {n_dies!r}")
-        g_p, g_ap, kinds = self.sample_maps(int(n_dies), torch_generator(seed), torch.float64)
+        n_dies = check_int("n_dies", n_dies, low=1)
+        g_p, g_ap, kinds = self.sample_maps(n_dies, torch_generator(seed), torch.float64)
         return die_dataset(self.config, g_p.numpy(), g_ap.numpy(), kinds.numpy(),
                            seed=seed_attr(seed), provenance="sampled from DefectStatistics")
 

@@ -223,7 +223,7 @@ def test_binarize_uint8_scaled():
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.0, 1.5, float("nan"), True, "0.5", None])
 def test_binarize_bad_threshold(threshold):
-    with pytest.raises(ParameterError, match=r"threshold must be a number in \[0, 1\)"):
+    with pytest.raises(ParameterError, match=r"threshold must be a finite number in \[0, 1\)"):
         binarize(np.zeros(3), threshold)
 
 
@@ -254,7 +254,7 @@ def test_imagedata_subset():
     np.testing.assert_array_equal(a.x, data.x[a.y])
     assert not np.array_equal(a.y, data.subset(6, seed=8).y)
     assert len(data.subset(0)) == 0 and len(data.subset(10, seed=0)) == 10
-    with pytest.raises(ParameterError, match=r"n must be None or an integer in \[0, 10\], got 11"):
+    with pytest.raises(ParameterError, match=r"n must be an int in \[0, 10\]; got 11 \(None keeps all\)"):
         data.subset(11)
 
 
@@ -327,9 +327,9 @@ def test_packaged_file_equals_canonical_idx():
 def test_load_mnist_bad_arguments():
     with pytest.raises(ParameterError, match="threshold"):
         load_mnist(threshold=1.2)
-    with pytest.raises(ParameterError, match=r"n_train must be None or an integer in \[0, 60000\], got 60001"):
+    with pytest.raises(ParameterError, match=r"n_train must be an int in \[0, 60000\]; got 60001 \(None keeps all\)"):
         load_mnist(n_train=60001)
-    with pytest.raises(ParameterError, match=r"size must be an integer in \[1, 20\] once crop=4"):
+    with pytest.raises(ParameterError, match=r"size must be an int in \[1, 20\] once crop=4"):
         load_mnist(size=29)
 
 
@@ -394,5 +394,5 @@ def test_crop_downsamples_the_central_field():
     np.testing.assert_array_equal(train.x, expected)
     with pytest.raises(ParameterError, match="crop must be an int >= 0"):
         ds.load_mnist(crop=-1)
-    with pytest.raises(ParameterError, match=r"size must be an integer in \[1, 8\] once crop=10"):
+    with pytest.raises(ParameterError, match=r"size must be an int in \[1, 8\] once crop=10"):
         ds.load_mnist(crop=10)

@@ -46,7 +46,7 @@ def test_keep_existing_adds_only_to_healthy_devices(die):
 
 @pytest.mark.parametrize("rates,match", [
     ({"melt": 0.1}, r"rates has unknown kinds \['melt'\]"),
-    ({"short": 0.7}, r"rates\['short'\] must be a fraction of devices in \[0, 0.5\); got 0.7"),
+    ({"short": 0.7}, r"rates\['short'\] must be a finite number in \[0, 0.5\); got 0.7 \(a fraction of devices\)"),
     ([0.1], "rates must be a dict"),
 ])
 def test_bad_rates_are_refused_with_a_clear_message(die, rates, match):

@@ -194,12 +194,12 @@ def test_clustered_sampler_trains():
 
 @pytest.mark.parametrize("kw, phrase", [
     ({"spatial": "grid"}, "spatial must be one of independent, clustered"),
-    ({"cluster_fraction": 1.5}, "cluster_fraction must be a number in [0.0, 1.0]"),
-    ({"n_clusters": 0}, "n_clusters must be an int in 1..1000"),
+    ({"cluster_fraction": 1.5}, "cluster_fraction must be a finite number in [0, 1]"),
+    ({"n_clusters": 0}, "n_clusters must be an int in [1, 1000]"),
     ({"cluster_shapes": ("row", "ring")}, "cluster_shapes must be a non-empty tuple"),
-    ({"cluster_radius_cells": -1}, "cluster_radius_cells must be a number"),
-    ({"spread_p": 1.5}, "spread_p must be a number in [0.0, 1.0)"),
-    ({"g_short_s": -1.0}, "g_short_s must be a number"),
+    ({"cluster_radius_cells": -1}, "cluster_radius_cells must be a finite number >= 0"),
+    ({"spread_p": 1.5}, "spread_p must be a finite number in [0, 1)"),
+    ({"g_short_s": -1.0}, "g_short_s must be a finite number >= 0"),
     ({"mean_counts": {"shrt": 1}}, "mean_counts has unknown kinds ['shrt']"),
     ({"count_shape": {"short": 0}}, "count_shape['short'] must be > 0"),
 ])
