@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 from ..study import report
-from ..study.reproduce import reproduce
+from ..study.reproduce import reproduce, tiny_settings
 
 
 def add_arguments(parser):
@@ -15,8 +15,12 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="seed of all training and sampling (default 0)")
     parser.add_argument("--out", default="mtjexplore-results",
                         help="output folder (default ./mtjexplore-results)")
-    parser.add_argument("--quick", action="store_true",
-                        help="short run for tests: 5,120 / 2,000 images, 2 epochs, 8 samples")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help="short run for tests: 5,120 / 2,000 images, 2 epochs, 8 samples")
+    size.add_argument("--tiny", action="store_true",
+                      help="smallest run, for tests of resuming (scripts/kill_loop_reproduce.py): "
+                           "1,000 / 400 images, 1 epoch, 3 samples; its numbers mean nothing")
     parser.add_argument("--ensemble", default=None,
                         help="measured dies, .csv (die,row,col,r_p_ohm,r_ap_ohm) or NetCDF "
                              "(default: the synthetic reference ensemble)")
@@ -29,9 +33,10 @@ def add_arguments(parser):
 
 def run(args):
     """Run ``mtjexplore reproduce``; print the summary table and where the files are."""
-    results = reproduce(args.dies, args.seed, args.out, quick=args.quick,
+    settings = tiny_settings() if args.tiny else None
+    results = reproduce(args.dies, args.seed, args.out, quick=args.quick or args.tiny,
                         progress=not args.no_progress, ensemble=args.ensemble,
-                        die_seed=args.die_seed, overwrite=args.overwrite)
+                        die_seed=args.die_seed, overwrite=args.overwrite, settings=settings)
     print(report.summary_table_markdown(results))
     out = Path(args.out).resolve()
     if importlib.util.find_spec("matplotlib") is not None:

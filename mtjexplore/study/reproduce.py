@@ -103,6 +103,19 @@ def quick_settings():
                          n_remap_subsets=2)
 
 
+def tiny_settings():
+    """The smallest study, for tests of the machinery (resuming, the ``kill -9`` loop of
+    ``scripts/kill_loop_reproduce.py``): 1,000 / 400 images, 1 epoch, 3 samples, 300 remapping
+    images in 2 draws. Its numbers mean nothing; every stage and file of the study is there.
+    """
+    return StudySettings(n_train=1000, n_test=400, max_epochs=1, n_sensitivity=3, n_remap_images=300,
+                         n_remap_subsets=2)
+
+
+#: Named settings of ``mtjexplore reproduce`` (``--quick``, ``--tiny``; default ``full``).
+PRESETS = {"full": full_settings, "quick": quick_settings, "tiny": tiny_settings}
+
+
 def recipe(method, settings):
     """Trainer keyword arguments of ``method`` from :mod:`mtjexplore.recipes`, epochs capped."""
     makers = {"software": recipes.software_recipe, "defect_aware": recipes.defect_aware_recipe,
