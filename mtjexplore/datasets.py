@@ -126,30 +126,54 @@ def _read_bytes(path):
     return data
 
 
+def _declared_size(data):
+    """Bytes an IDX file declares (header + data) once its header is in ``data``; else None."""
+    if len(data) < 4 or data[2] not in IDX_DTYPES:
+        return None
+    offset = 4 + 4 * data[3]
+    if len(data) < offset:
+        return None
+    shape = np.frombuffer(bytes(data[4:offset]), dtype=">u4").astype(object)
+    return offset + math.prod(shape) * IDX_DTYPES[data[2]].itemsize
+
+
 def _gunzip(path, raw):
-    """Decompress (all members), refusing output beyond ``MAX_INPUT_BYTES`` before it is built."""
-    limit, parts, size = _files.MAX_INPUT_BYTES, [], 0
+    """Decompress (all members) in steps, never past what the IDX header declares.
+
+    The output is capped by ``MAX_INPUT_BYTES`` and, once the header is decompressed, by the size
+    it declares (header + data): a small compressed file cannot expand beyond what it claims to
+    hold, and a stream that holds more than it declares is refused as it reaches that point.
+    """
+    cap, data, declared = _files.MAX_INPUT_BYTES, bytearray(), None
     while raw:
-        stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            parts.append(stream.decompress(raw, limit + 1 - size))
-        except zlib.error as exc:
-            raise _idx_error(
-                path, f"corrupt gzip stream ({exc})", "re-download it (check with `gzip -t`)"
-            ) from exc
-        size += len(parts[-1])
-        if size > limit:
-            raise _idx_error(path, f"the gzip stream decompresses to more than {limit:,} bytes",
-                             "check that it is the IDX file you meant (raise "
-                             "mtjexplore._files.MAX_INPUT_BYTES for a genuine one)")
+        stream, pending = zlib.decompressobj(16 + zlib.MAX_WBITS), raw
+        while not stream.eof:
+            limit = cap if declared is None else min(cap, declared)
+            try:
+                chunk = stream.decompress(pending, min(limit + 1 - len(data), 1 << 20))
+            except zlib.error as exc:
+                raise _idx_error(
+                    path, f"corrupt gzip stream ({exc})", "re-download it (check with `gzip -t`)"
+                ) from exc
+            data += chunk
+            declared = _declared_size(data) if declared is None else declared
+            if declared is not None and len(data) > declared:
+                raise _idx_error(path, f"the gzip stream holds more than the {declared:,} bytes its IDX "
+                                 "header declares", "the file is damaged or not an IDX file")
+            if len(data) > cap:
+                raise _idx_error(path, f"the gzip stream decompresses to more than {cap:,} bytes",
+                                 "check that it is the IDX file you meant (raise "
+                                 "mtjexplore._files.MAX_INPUT_BYTES for a genuine one)")
+            pending = stream.unconsumed_tail
+            if not chunk and not pending:
+                break
         if not stream.eof:
             raise _idx_error(path, "corrupt gzip stream (truncated: it ends before its end "
                              "marker)", "re-download it (check with `gzip -t`)")
         raw = stream.unused_data
-    data = b"".join(parts)
     if not data:
         raise _idx_error(path, "gzip stream decompresses to 0 bytes", "re-download it")
-    return data
+    return bytes(data)
 
 
 def _parse_idx(path, data):

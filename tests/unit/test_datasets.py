@@ -396,3 +396,28 @@ def test_crop_downsamples_the_central_field():
         ds.load_mnist(crop=-1)
     with pytest.raises(ParameterError, match=r"size must be an int in \[1, 8\] once crop=10"):
         ds.load_mnist(crop=10)
+
+
+def test_a_gzip_idx_stream_never_expands_past_what_its_header_declares(tmp_path):
+    # header: uint8, 1 dim of 6 items: 8 + 6 = 14 bytes declared; the stream holds 64 MiB of zeros after
+    # it. Decompression stops at the declared size instead of inflating the bomb.
+
+    import tracemalloc
+
+    header = bytes([0, 0, 0x08, 1]) + (6).to_bytes(4, "big")
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(header + bytes(6))
+        for _ in range(64):
+            f.write(bytes(1 << 20))
+    assert path.stat().st_size < 200_000
+    tracemalloc.start()
+    with pytest.raises(DataFileError, match="holds more than the 14 bytes its IDX header declares"):
+        datasets.read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB while refusing a 64 MiB stream"
+    good = tmp_path / "good-idx1-ubyte.gz"
+    with gzip.open(good, "wb") as f:
+        f.write(header + bytes(range(6)))
+    assert datasets.read_idx(good).tolist() == [0, 1, 2, 3, 4, 5]
