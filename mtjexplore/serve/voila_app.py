@@ -12,6 +12,7 @@ the package docstring for what it adds. Options of its own (besides every Voilà
 from __future__ import annotations
 
 import collections
+import logging
 import secrets
 import shutil
 import tempfile
@@ -48,6 +49,12 @@ itself every 60 seconds.</p>
 <p>A place frees up when someone closes their tab.</p>
 </body></html>
 """
+
+
+def _drop_ping_timeout_warning(record):
+    """Logging filter: drop tornado's "websocket_ping_timeout cannot be longer" warning (see
+    :meth:`ClassroomVoila.init_settings`)."""
+    return not str(record.msg).startswith("The websocket_ping_timeout")
 
 
 class VisitorKernelManager(AsyncMappingKernelManager):
@@ -208,9 +215,13 @@ class ClassroomVoila(Voila):
         hosts = [h for h in self.allow_hosts.split(",") if h.strip()]
         settings["mtjexplore_allowed_hosts"] = guard.normalize_hosts([*hosts, *self._bound_ip()])
         settings["mtjexplore_log"] = self.log
-        # jupyter_server's default websocket ping timeout (3 pings) is longer than tornado >= 6.5
-        # accepts, which prints a warning on every websocket: use one ping interval instead.
-        settings.setdefault("ws_ping_timeout", settings.get("ws_ping_interval", 30_000))
+        # jupyter_server checks its websocket pings itself: at each ping (every ws_ping_interval
+        # ms) it closes the socket if the last pong is older than ws_ping_timeout ms. Its default
+        # timeout (3 intervals) must stay: a timeout of one interval closed every page's socket
+        # at its first ping (~30 s after opening; the page then reconnects, and under load a page
+        # still receiving its widgets never finished). tornado reads the same two numbers as
+        # seconds and warns, once per process, that the timeout exceeds the interval: filtered.
+        logging.getLogger("tornado.general").addFilter(_drop_ping_timeout_warning)
         return settings
 
     def _bound_ip(self):
