@@ -16,8 +16,6 @@ from mtjexplore.fast_eval import DieEvaluator
 from mtjexplore.remap import remap
 from mtjexplore.weights import network_weights
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def test_device():
