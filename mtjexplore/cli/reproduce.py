@@ -28,6 +28,8 @@ def add_arguments(parser):
     parser.add_argument("--overwrite", action="store_true",
                         help="delete the study files in --out and start over (a rerun with the same "
                              "settings resumes instead: finished stages are reused)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: the same numbers on every machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -36,7 +38,8 @@ def run(args):
     settings = tiny_settings() if args.tiny else None
     results = reproduce(args.dies, args.seed, args.out, quick=args.quick or args.tiny,
                         progress=not args.no_progress, ensemble=args.ensemble,
-                        die_seed=args.die_seed, overwrite=args.overwrite, settings=settings)
+                        die_seed=args.die_seed, overwrite=args.overwrite, settings=settings,
+                        n_threads=args.threads)
     print(report.summary_table_markdown(results))
     out = Path(args.out).resolve()
     if importlib.util.find_spec("matplotlib") is not None:

@@ -25,10 +25,12 @@ import importlib.util
 import json
 import sys
 import zlib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import torch
 import xarray as xr
 
 from .. import recipes
@@ -538,8 +540,29 @@ def _results_dataset(dies, stats, arrays, run_attrs):
 
 
 # ---------------------------------------------------------------- the API and the command
+@contextmanager
+def torch_threads(n_threads):
+    """Run the block on ``n_threads`` torch threads (None: as set), restoring the setting after.
+
+    The thread count changes the order of floating-point additions in torch's reductions, so
+    the study's numbers depend on it (a last-bit change of a loss was measured between one and
+    two threads); the study and every sweep cell run on one thread by default.
+    """
+    if n_threads is None:
+        yield
+        return
+    if not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool) or n_threads < 1:
+        raise ParameterError(f"n_threads must be an int >= 1 or None; got {n_threads!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def reproduce(n_dies=36, seed=0, out=None, quick=False, progress=True, *, ensemble=None,
-              die_seed=0, settings=None, overwrite=False):
+              die_seed=0, settings=None, overwrite=False, n_threads=1):
     """Run the whole study; return the results and write them to ``out`` when given.
 
     With ``out``, the study is resumable stage by stage (:mod:`mtjexplore.study.layout`): every
@@ -569,6 +592,10 @@ def reproduce(n_dies=36, seed=0, out=None, quick=False, progress=True, *, ensemb
     overwrite : bool, default False
         Delete the study files in ``out`` first and start over (needed when ``out`` holds a
         study of other settings).
+    n_threads : int or None, default 1
+        Torch threads the study runs on (restored after). One thread makes the numbers the
+        same on every machine, whatever its core count (:func:`torch_threads`); None leaves
+        torch's setting.
 
     Returns
     -------
@@ -592,6 +619,11 @@ def reproduce(n_dies=36, seed=0, out=None, quick=False, progress=True, *, ensemb
     (('method', 'die'), 5)
     """
     settings = settings or (quick_settings() if quick else full_settings())
+    with torch_threads(n_threads):
+        return _reproduce(n_dies, seed, out, quick, progress, ensemble, die_seed, settings, overwrite)
+
+
+def _reproduce(n_dies, seed, out, quick, progress, ensemble, die_seed, settings, overwrite):
     dies, stats = measured_dies(n_dies, ensemble=ensemble, die_seed=die_seed)
     stages = _Stages(progress)
     store = _open_store(out, study_fingerprint(dies, seed, die_seed, settings, quick), overwrite, stages)

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 import xarray as xr
 
 from ..errors import DataFileError, MTJExploreError, ParameterError
@@ -46,7 +45,7 @@ from ..evaluation import evaluate
 from ..io import atomic_write, load, save
 from ..reference import reference_statistics
 from ..remap import remap
-from .reproduce import (METHODS, StudySettings, derive_seed, die_coords, recipe,
+from .reproduce import (METHODS, StudySettings, derive_seed, die_coords, recipe, torch_threads,
                         train_defect_aware, train_software, train_statistics_aware)
 
 OUTPUT_SUFFIXES = (".nc", ".zarr")
@@ -165,14 +164,9 @@ def scaled_statistics(statistics, density):
 
 
 # ---------------------------------------------------------------- the tasks (run on workers)
-@contextmanager
 def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    """One torch thread (:func:`~mtjexplore.study.reproduce.torch_threads`), restored after."""
+    return torch_threads(1)
 
 
 @functools.lru_cache(maxsize=2)

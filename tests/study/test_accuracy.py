@@ -12,14 +12,8 @@ defect-aware worst die +0.00 %; statistics-aware +0.23 %, fresh dies +0.38 %; re
 """
 
 import numpy as np
-import pytest
 
-from mtjexplore.study.reproduce import reproduce
-
-
-@pytest.fixture(scope="module")
-def study():
-    return reproduce(n_dies=36, seed=0, progress=False)
+# the fixture ``study`` (the full reproduction, one torch thread) is in conftest.py
 
 
 def _errors(study, method):

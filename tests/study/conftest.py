@@ -1,0 +1,22 @@
+"""The full reproduction (36 reference dies, full MNIST), run once per test session.
+
+Both ``test_accuracy.py`` (the study's claims) and ``test_committed_results.py`` (every number
+identical to ``docs/results/results.nc``) read it. It runs with one torch thread, as
+``scripts/regenerate_results.sh`` ran the committed study (see ``test_committed_results.py`` for
+why the thread count matters).
+"""
+
+import pytest
+import torch
+
+from mtjexplore.study.reproduce import reproduce
+
+
+@pytest.fixture(scope="session")
+def study():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return reproduce(n_dies=36, seed=0, progress=False)
+    finally:
+        torch.set_num_threads(before)
