@@ -43,6 +43,8 @@ from functools import cached_property
 
 from .errors import ParameterError
 
+__all__ = ["CrossbarConfig", "DeviceParams", "paper_config", "paper_device"]
+
 
 def _require(ok, name, rule, value, hint=""):
     if not ok:

@@ -29,6 +29,8 @@ from .defects import apply_defects
 from .network import DieCoefficients, pair_coefficients
 from .statistics import KINDS
 
+__all__ = ["DieStream"]
+
 
 class DieStream:
     """Yield :class:`DieCoefficients` of ``dies_per_step`` freshly sampled dies per call.

@@ -26,6 +26,8 @@ import numpy as np
 
 from .errors import ParameterError
 
+__all__ = ["Floorplan", "Piece", "SIGNS"]
+
 SIGNS = ("+", "-")
 
 

@@ -41,6 +41,10 @@ import torch.nn.functional as F
 
 from .die import check_dies, config_of
 
+__all__ = ["DieCoefficients", "binarize_weights", "coefficients_from_maps", "comparator",
+           "die_coefficients", "effective_weights", "evaluate_chunk", "forward",
+           "pair_coefficients", "sample_coefficients", "tie_error", "with_bias"]
+
 
 @dataclass
 class DieCoefficients:
