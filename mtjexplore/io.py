@@ -270,7 +270,8 @@ def clean_stale_temps(folder):
     """Delete the temporary files of killed saves in ``folder``; return how many were removed.
 
     A temporary file is stale when it was written on this host by a process that no longer
-    exists. Files of live processes (this one included) and other hosts are left alone.
+    exists. Files of live processes (this one included) and other hosts are left alone. A
+    temporary *folder* of the same name pattern (a Zarr store being written) is removed as well.
     """
     removed = 0
     try:
@@ -285,7 +286,10 @@ def clean_stale_temps(folder):
         if pid == os.getpid() or _alive(pid):
             continue
         try:
-            os.remove(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.remove(entry.path)
             removed += 1
         except OSError:
             pass

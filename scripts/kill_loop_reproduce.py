@@ -12,10 +12,15 @@
    the reference's (the NetCDF files' numbers and attributes, but the seconds each stage took;
    the summary but its timings line; the PNGs byte for byte).
 
-The delays are drawn from ``uniform(0, max_delay)`` with ``max_delay`` set from the reference run
-(twice the start-up time plus twice an equal share of the work per kill), so kills land in
-start-up, training, remapping, evaluation and the writing of the final files alike, and the work
-needs about ``--kills`` reruns. The ``--tiny`` preset (:func:`mtjexplore.study.reproduce.tiny_settings`)
+Kill moments: a fifth of the runs are killed at ``uniform(0, start-up time)`` (imports, the
+manifest, the cleaning of temporary files); the others once the run has started its study work
+(its first progress bar appears in its output: a condition, not a guess) plus
+``uniform(0, window)``. The window starts at ``2 * work / kills`` (``work``: the reference run's
+time less the start-up time); it grows by half after a run that published no new file (the
+rerun spends time loading what is finished before it reaches new work) and shrinks back after a
+run that did. Kills therefore land in training, remapping, evaluation, sensitivity and the writing
+of the final files alike, and the work needs about ``--kills`` reruns (a run that finishes before
+its kill is counted; the following reruns only reuse). The ``--tiny`` preset (:func:`mtjexplore.study.reproduce.tiny_settings`)
 keeps 50 kills within ~10 minutes on a loaded 2-core machine (``--quick`` on 36 dies takes ~12
 minutes by itself there). Every run uses one torch thread.
 
@@ -43,6 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REPORT = REPO / "benchmarks" / "results" / "kill_loop_reproduce.txt"
 TEMP_MARK = ".mtjx-tmp-"
+STUDY_STARTED = "software baseline"  # the first stage's progress bar
 REUSED = re.compile(r"reused (\d+) of (\d+) finished stage files")
 
 
@@ -74,6 +80,23 @@ def run_to_end(out, preset, dies, seed, log, timeout=1800):
     if proc.wait(timeout=timeout) != 0:
         raise SystemExit(f"run into {out} failed:\n{Path(log).read_text()[-3000:]}")
     return time.perf_counter() - began
+
+
+def wait_for_output(proc, log, text, poll_s=0.02):
+    """Wait until ``text`` appears in the run's output (True) or the run ends (False)."""
+    while proc.poll() is None:
+        try:
+            if text in Path(log).read_text(errors="replace"):
+                return True
+        except OSError:
+            pass
+        time.sleep(poll_s)
+    return False
+
+
+def published(folder):
+    """The study files published in ``folder`` (temporary files excepted)."""
+    return [p for p in Path(folder).rglob("*") if p.is_file() and TEMP_MARK not in p.name]
 
 
 def temp_files(folder):
@@ -153,29 +176,38 @@ def kill_loop(work, *, n_kills=50, preset="tiny", dies=6, seed=0, rng_seed=0, lo
         shutil.rmtree(path, ignore_errors=True)
     t_full = run_to_end(reference, preset, dies, seed, work / "reference.log")
     t_start = run_to_end(reference, preset, dies, seed, work / "reference-rerun.log")  # all reused
-    max_delay = 2 * t_start + 2 * max(t_full - t_start, 0.1) / n_kills
-    log(f"reference run {t_full:.1f} s, a rerun reusing everything {t_start:.1f} s; "
-        f"kill delays uniform(0, {max_delay:.1f}) s")
+    max_delay = 2 * max(t_full - t_start, 0.1) / n_kills
+    log(f"reference run {t_full:.1f} s, a rerun reusing everything {t_start:.1f} s; kills at "
+        f"uniform(0, {t_start:.1f}) s (1 in 5) or at the study's start + uniform(0, window >= "
+        f"{max_delay:.2f}) s")
     counts = {"kills": 0, "runs": 0, "runs_finished_before_kill": 0, "stage_files_reused": 0,
               "runs_that_reused": 0, "incomplete_files_after_kills": 0, "temp_files_seen_after_kills": 0,
               "stale_temp_files_surviving_a_rerun": 0}
-    previous_temps = []
+    previous_temps, window = [], max_delay
     while counts["kills"] < n_kills:
         run_log = work / "run.log"
+        files_before = len(published(folder))
         proc = start(folder, preset, dies, seed, run_log)
         counts["runs"] += 1
-        time.sleep(rng.uniform(0, max_delay))
+        in_work = rng.random() >= 0.2
+        if not in_work:
+            time.sleep(rng.uniform(0, t_start))
+        elif wait_for_output(proc, run_log, STUDY_STARTED):
+            time.sleep(rng.uniform(0, window))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             counts["kills"] += 1
         else:
             counts["runs_finished_before_kill"] += 1
         proc.wait()
+        if in_work:
+            grew = len(published(folder)) > files_before
+            window = max(max_delay, window / 1.5) if grew else window * 1.5
         output = run_log.read_text(errors="replace")
         reused = sum(int(m.group(1)) for m in REUSED.finditer(output))
         counts["stage_files_reused"] += reused
         counts["runs_that_reused"] += reused > 0
-        if "software baseline" in output:  # the run got past its start (and its temp cleaning)
+        if STUDY_STARTED in output:  # the run got past its start (and its temp cleaning)
             counts["stale_temp_files_surviving_a_rerun"] += len(set(previous_temps) & set(temp_files(folder)))
         problems = check_complete(folder)
         counts["incomplete_files_after_kills"] += len(problems)
@@ -184,7 +216,8 @@ def kill_loop(work, *, n_kills=50, preset="tiny", dies=6, seed=0, rng_seed=0, lo
         previous_temps = temp_files(folder)
         counts["temp_files_seen_after_kills"] += len(previous_temps)
         if counts["runs"] % 10 == 0:
-            log(f"{counts['runs']} runs, {counts['kills']} kills, {counts['stage_files_reused']} files reused")
+            log(f"{counts['runs']} runs, {counts['kills']} kills, {counts['stage_files_reused']} files "
+                f"reused, {len(published(folder))} files published, window {window:.2f} s")
     final_log = work / "final.log"
     counts["final_run_s"] = round(run_to_end(folder, preset, dies, seed, final_log), 1)
     final_reused = sum(int(m.group(1)) for m in REUSED.finditer(final_log.read_text(errors="replace")))

@@ -3,6 +3,7 @@
 #   1. docs/results/            the 36-die study (mtjexplore reproduce: results.nc, summary.md,
 #                               figures, weights, statistics)
 #   2. mtjexplore/data/app_weights.nc   the apps' weights and results, copied from that study
+#                               (mtjexplore.study.app_data.build_app_data: nothing retrained)
 #   3. docs/results/short_strength/     every method against the read-path resistance
 #   4. docs/results/defect_aware_fresh/ defect-aware on 100 fresh and 100 double-density dies
 # Same seeds, same numbers (one torch thread everywhere: reproducible, and fastest on a shared 2-core machine).
@@ -10,9 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-python}"
-"$PY" -c "import sys, torch; torch.set_num_threads(1); from mtjexplore.cli import main; sys.exit(main(sys.argv[1:]))" \
-    reproduce --out docs/results --overwrite --no-progress
-"$PY" scripts/make_app_weights.py --from-study docs/results --overwrite
+# reproduce runs torch on one thread (--threads 1, its default): the same numbers on every machine.
+# --overwrite starts from scratch; to resume an interrupted step 1, run it again without --overwrite.
+"$PY" -m mtjexplore.cli reproduce --out docs/results --overwrite --no-progress
+"$PY" scripts/make_app_weights.py --study docs/results --overwrite
 # 3: the study's own point (1.8 kOhm, seed 0, all five methods) is reused; the other resistances
 # run unaware, remapped and statistics-aware (seed 0, with and without remapping); the default
 # adds statistics-aware seeds 1 and 2. Defect-aware runs at the default only (runtime: see

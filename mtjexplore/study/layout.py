@@ -92,6 +92,11 @@ def layout_paths(folder, figures=()):
     return [folder / name for name in files], [folder / WEIGHTS, folder / STAGES]
 
 
+def write_text(path, text, *, overwrite=True):
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`mtjexplore.io.atomic_write`)."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite)
+
+
 def _differing(stored, fingerprint):
     return sorted(k for k in set(stored) | set(fingerprint) if stored.get(k) != fingerprint.get(k))
 
@@ -146,7 +151,7 @@ class StudyFolder:
                 raise self._mismatch(", ".join(differ) or "settings_hash")
             return
         text = json.dumps({"settings_hash": self.token, "settings": self.fingerprint}, indent=1)
-        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=True)
+        write_text(path, text)
 
     def _read_manifest(self, path):
         """The stored manifest, or None if it is damaged (it is then rebuilt: every stage file

@@ -241,10 +241,9 @@ def summary_markdown(results, figures=None):
 
 def write_summary(results, path, figures=None):
     """Write :func:`summary_markdown` to ``path``; returns the path."""
-    from ..io import atomic_write
+    from .layout import write_text
 
-    text = summary_markdown(results, figures)
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=True)
+    return write_text(path, summary_markdown(results, figures))
 
 
 # ---------------------------------------------------------------- figures

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import shutil
 import time
 from contextlib import contextmanager
@@ -40,11 +41,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import DataFileError, MTJExploreError, ParameterError
+from ..errors import DataFileError, FileWriteError, MTJExploreError, ParameterError
 from ..evaluation import evaluate
-from ..io import atomic_write, load, save
+from ..io import clean_stale_temps, load, save, temp_name
 from ..reference import reference_statistics
 from ..remap import remap
+from .layout import MANIFEST, dataset_hash, settings_hash, write_text
 from .reproduce import (METHODS, StudySettings, derive_seed, die_coords, recipe, torch_threads,
                         train_defect_aware, train_software, train_statistics_aware)
 
@@ -139,22 +141,7 @@ class SweepGrid:
         stats = statistics.to_dataset()
         return {**fields, "recipes": recipes,
                 "statistics": {k: str(v) for k, v in sorted(stats.attrs.items())},
-                "statistics_hash": _array_hash(stats), "mtjexplore_version": __version__}
-
-
-def _text_hash(text):
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def _array_hash(ds):
-    import hashlib
-
-    h = hashlib.sha256()
-    for name in sorted(ds.variables):
-        h.update(name.encode() + np.ascontiguousarray(ds[name].values).tobytes())
-    return h.hexdigest()[:16]
+                "statistics_hash": dataset_hash(stats), "mtjexplore_version": __version__}
 
 
 def scaled_statistics(statistics, density):
@@ -247,7 +234,7 @@ def _prepare_folder(out, grid, statistics, resume):
     if not out.parent.is_dir():
         raise ParameterError(f"cannot write {out}: folder {out.parent} does not exist")
     folder = cells_folder(out)
-    manifest = folder / "manifest.json"
+    manifest = folder / MANIFEST
     fingerprint = json.loads(json.dumps(grid.fingerprint(statistics)))
     if folder.exists() and not resume:
         if not manifest.is_file():
@@ -263,7 +250,7 @@ def _prepare_folder(out, grid, statistics, resume):
     (folder / "weights").mkdir(parents=True, exist_ok=True)
     text = json.dumps(fingerprint, indent=1)
     if stored is None or manifest.read_text(encoding="utf-8") != text:
-        atomic_write(manifest, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=True)
+        write_text(manifest, text)
     return folder
 
 
@@ -284,7 +271,7 @@ def _read_manifest(manifest):
 
 def _token(grid, statistics):
     """Short hash of the sweep's settings, recorded in every cell file."""
-    return _text_hash(json.dumps(grid.fingerprint(statistics), sort_keys=True))
+    return settings_hash(grid.fingerprint(statistics), length=12)
 
 
 def load_cell(path, cell, token=None):
@@ -363,10 +350,32 @@ def merge_cells(grid, folder, token=None):
 def _write(ds, out):
     out = Path(out)
     if out.suffix == ".zarr":
-        ds.to_zarr(out, mode="w", zarr_format=2, consolidated=True)
+        _write_zarr(ds, out)
     else:
         save(ds, out, overwrite=True)
     return out
+
+
+def _write_zarr(ds, out):
+    """Write a Zarr store atomically: into a temporary folder beside ``out``, then renamed.
+
+    A previous store is first renamed to another temporary name and deleted after, so ``out`` is
+    at every moment absent or a complete store (a kill between the two renames leaves it absent
+    until the next merge, which every finished cell makes again). Temporary folders of killed
+    writers are deleted by the next write (:func:`mtjexplore.io.clean_stale_temps`).
+    """
+    clean_stale_temps(out.parent)
+    tmp, old = out.parent / temp_name(out), out.parent / temp_name(out)
+    try:
+        ds.to_zarr(tmp, mode="w-", zarr_format=2, consolidated=True)
+        if out.exists():
+            os.rename(out, old)
+        os.rename(tmp, out)
+    except OSError as exc:
+        raise FileWriteError(f"cannot write {out}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        for path in (tmp, old):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- execution

@@ -126,3 +126,28 @@ def test_matching_cells_merge_and_missing_ones_are_nan(tmp_path, stats, token):
     assert int(merged.error.notnull().sum()) == 4
     assert float(merged.error.sel({"method": "software", "density": 1.0, "seed": 0, "die": 1})) == pytest.approx(0.11)
     assert TALLY.accepts(lambda: sweep._finished(folder, cells, token)) == set(cells[:4])
+
+
+# ------------------------------------------------------------------ the merged output
+def _dead_pid():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_zarr_output_is_written_atomically_and_killed_writers_cleaned(tmp_path):
+    out = tmp_path / "s.zarr"
+    ds = xr.Dataset({"error": ("die", [0.1, 0.2])}, coords={"die": [0, 1]})
+    # what a writer killed mid-write leaves: a temporary store named after a dead process
+    stale = tmp_path / mio.temp_name(out).replace(f"-{os.getpid()}-", f"-{_dead_pid()}-")
+    stale.mkdir()
+    (stale / "half").write_bytes(b"x" * 10)
+    TALLY.accepts(lambda: sweep._write(ds, out), lambda p: p == out and not stale.exists())
+    xr.testing.assert_identical(xr.open_zarr(out).load(), ds)
+    newer = ds.assign(error=ds.error + 1)
+    sweep._write(newer, out)  # replaces the previous merge
+    xr.testing.assert_identical(xr.open_zarr(out).load(), newer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
