@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import mtjexplore as mx  # noqa: E402
 from mtjexplore.study import reproduce  # noqa: E402
-from mtjexplore.io import atomic_write  # noqa: E402
+from mtjexplore.study import layout  # noqa: E402
 
 ENSEMBLES = ("fresh", "double_density")
 
@@ -90,7 +90,7 @@ def summary(res):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results" / "defect_aware_fresh")
-    parser.add_argument("--software", type=Path, default=REPO / "docs" / "results" / "weights" / "software.nc")
+    parser.add_argument("--software", type=Path, default=layout.weights_path(REPO / "docs" / "results", "software"))
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -98,10 +98,8 @@ def main(argv=None):
     start = time.perf_counter()
     res = run(mx.load(args.software), args.n, args.seed, reproduce.full_settings())
     res.attrs["total_s"] = round(time.perf_counter() - start, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    mx.save(res, args.out / "results.nc", overwrite=True)
     text = summary(res)
-    atomic_write(args.out / "summary.md", lambda tmp: Path(tmp).write_text(text), overwrite=True)
+    layout.write_results(args.out, res, text)
     print(text)
     return 0
 

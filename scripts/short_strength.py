@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO))
 
 import mtjexplore as mx  # noqa: E402
 from mtjexplore.study import reproduce  # noqa: E402
-from mtjexplore.io import atomic_write  # noqa: E402
+from mtjexplore.study import layout  # noqa: E402
 from mtjexplore.reference import N_REFERENCE_DIES  # noqa: E402
 from mtjexplore.study.report import METHOD_LABELS  # noqa: E402
 
@@ -360,7 +360,7 @@ def merge(parts):
 
 def from_study(folder):
     """The study's own point (its resistance, seed 0, all five methods) as a results Dataset."""
-    study = mx.load(Path(folder) / "results.nc")
+    study = mx.load(Path(folder) / layout.RESULTS)
     device = mx.CrossbarConfig.from_json(study.attrs["config"]).device
     error = study.error.sel({"method": list(ALL_METHODS)}).values[None, :, None, :]
     return xr.Dataset(
@@ -378,9 +378,8 @@ def from_study(folder):
 
 
 def _write(results, out):
-    mx.save(results, out / "results.nc", overwrite=True)
     text = summary(results)
-    atomic_write(out / "summary.md", lambda tmp: Path(tmp).write_text(text), overwrite=True)
+    layout.write_results(out, results, text)
     figure(results, out / "gap_vs_short.png")
     return text
 
@@ -418,8 +417,8 @@ def main(argv=None):
     if args.loss_cap is not None and not args.loss_cap > 0:
         parser.error(f"--loss-cap must be > 0 nats; got {args.loss_cap}")
     out = Path(args.out)
-    if (out / "results.nc").exists() and not args.overwrite:
-        parser.error(f"{out / 'results.nc'} exists; pass --overwrite to replace it")
+    if (out / layout.RESULTS).exists() and not args.overwrite:
+        parser.error(f"{out / layout.RESULTS} exists; pass --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     if args.merge:
         parts = [from_study(m[len("study:"):]) if m.startswith("study:") else mx.load(m) for m in args.merge]

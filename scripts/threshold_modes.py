@@ -31,17 +31,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import mtjexplore as mx  # noqa: E402
-from mtjexplore.study import reproduce  # noqa: E402
+from mtjexplore.study import layout, reproduce  # noqa: E402
 
 MODES = {"trained (continuous, per neuron)": lambda th: th,
          "half-integer grid, floor(theta) + 1/2": lambda th: np.floor(th) + 0.5,
          "one shared reference, no retraining": lambda th: np.full_like(th, np.floor(np.median(th)) + 0.5)}
 
 
-def table(weights_dir, test, dies):
+def table(study, test, dies):
     lines = ["| weights | thresholds | ideal devices | mean over 36 dies | worst die |", "|---|---|---:|---:|---:|"]
     for name in ("software", "statistics_aware"):
-        w = mx.load(Path(weights_dir) / f"{name}.nc")
+        w = mx.load(layout.weights_path(study, name))
         for mode, f in MODES.items():
             q = w.copy(deep=True)
             q["theta"] = (("hidden",), f(w.theta.values).astype(np.float32), w.theta.attrs)
@@ -55,7 +55,8 @@ def table(weights_dir, test, dies):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results" / "threshold_modes.md")
-    parser.add_argument("--weights", type=Path, default=REPO / "docs" / "results" / "weights")
+    parser.add_argument("--study", type=Path, default=REPO / "docs" / "results",
+                        help="a finished `mtjexplore reproduce --out` folder (its weights/)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     _, test = mx.load_mnist()
@@ -65,8 +66,8 @@ def main(argv=None):
                       "thresholds replaced; errors on the 10,000 test images (ties as a random "
                       "tie-break). Made by `scripts/threshold_modes.py`; see its docstring. Not done: "
                       "training under each mode, and the spread and defects of the extra threshold "
-                      "rows themselves.", "", *table(args.weights, test, dies), ""])
-    args.out.write_text(text)
+                      "rows themselves.", "", *table(args.study, test, dies), ""])
+    layout.write_text(args.out, text)
     print(text)
     return 0
 

@@ -97,6 +97,18 @@ def write_text(path, text, *, overwrite=True):
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite)
 
 
+def write_results(folder, results, summary, *, overwrite=True):
+    """Write a study runner's ``results.nc`` and ``summary.md`` into ``folder``, each atomically.
+
+    The layout every runner shares (``mtjexplore reproduce``, ``scripts/short_strength.py``,
+    ``scripts/defect_aware_fresh.py``); returns ``{"results": path, "summary": path}``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"results": save(results, folder / RESULTS, overwrite=overwrite),
+            "summary": write_text(folder / SUMMARY, summary, overwrite=overwrite)}
+
+
 def _differing(stored, fingerprint):
     return sorted(k for k in set(stored) | set(fingerprint) if stored.get(k) != fingerprint.get(k))
 
