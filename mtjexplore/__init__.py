@@ -24,6 +24,7 @@ from .statistics import DefectStatistics, sample_dies
 from .datasets import ImageData, load_mnist, read_idx
 from .evaluation import evaluate, sensitivity
 from .training import Trainer
+from .weights import NetworkWeights, network_weights
 from . import recipes
 from .io import load, save
 from .measurements import read_measurements, read_measurements_csv, read_measurements_netcdf, write_measurements_csv
@@ -36,4 +37,5 @@ __all__ = ["__version__", "CrossbarConfig", "DeviceParams", "paper_config", "pap
            "NotFittedError", "ParameterError", "Floorplan", "DefectStatistics", "sample_dies", "ImageData",
            "load_mnist", "read_idx", "evaluate", "sensitivity", "Trainer", "recipes", "load", "save",
            "read_measurements", "read_measurements_csv", "read_measurements_netcdf",
-           "write_measurements_csv", "reference_ensemble", "reference_statistics", "load_statistics"]
+           "write_measurements_csv", "reference_ensemble", "reference_statistics", "load_statistics",
+           "NetworkWeights", "network_weights"]
