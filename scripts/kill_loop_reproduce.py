@@ -3,8 +3,9 @@
 
 1. An uninterrupted reference run (``mtjexplore reproduce --tiny --dies N --out REF``).
 2. Into one other folder: start the same command, ``kill -9`` it after a random delay, check the
-   folder, start it again, ... ``--kills`` times (a run that finishes before its kill counts as
-   finished; the next rerun then only reuses). After every kill: every file of the study layout is
+   folder, start it again, ... ``--kills`` times. A run that finishes before its kill ends a
+   *round*: the folder must equal the reference (as in 3.), and it is emptied so the next run
+   starts the study again in the same folder. After every kill: every file of the study layout is
    absent or complete (NetCDF files load, PNGs end with their IEND chunk, the manifest parses, the
    summary ends with its last section), and the temporary files of the previous killed run are
    gone once a later run got past its start (each run cleans the temporary files of dead writers).
@@ -17,8 +18,8 @@ manifest, the cleaning of temporary files); the others once the run has started 
 (its first progress bar appears in its output: a condition, not a guess) plus
 ``uniform(0, window)``. The window starts at ``2 * work / kills`` (``work``: the reference run's
 time less the start-up time); it grows by half after a run that published no new file (the
-rerun spends time loading what is finished before it reaches new work) and shrinks back after a
-run that did. Kills therefore land in training, remapping, evaluation, sensitivity and the writing
+rerun spends time loading what is finished before it reaches new work), up to half the reference
+run's time, and shrinks back after a run that did. Kills therefore land in training, remapping, evaluation, sensitivity and the writing
 of the final files alike, and the work needs about ``--kills`` reruns (a run that finishes before
 its kill is counted; the following reruns only reuse). The ``--tiny`` preset (:func:`mtjexplore.study.reproduce.tiny_settings`)
 keeps 50 kills within ~10 minutes on a loaded 2-core machine (``--quick`` on 36 dies takes ~12
@@ -180,9 +181,10 @@ def kill_loop(work, *, n_kills=50, preset="tiny", dies=6, seed=0, rng_seed=0, lo
     log(f"reference run {t_full:.1f} s, a rerun reusing everything {t_start:.1f} s; kills at "
         f"uniform(0, {t_start:.1f}) s (1 in 5) or at the study's start + uniform(0, window >= "
         f"{max_delay:.2f}) s")
-    counts = {"kills": 0, "runs": 0, "runs_finished_before_kill": 0, "stage_files_reused": 0,
-              "runs_that_reused": 0, "incomplete_files_after_kills": 0, "temp_files_seen_after_kills": 0,
-              "stale_temp_files_surviving_a_rerun": 0}
+    counts = {"kills": 0, "runs": 0, "runs_finished_before_kill": 0, "rounds_finished": 0,
+              "rounds_equal_to_uninterrupted": 0, "stage_files_reused": 0, "runs_that_reused": 0,
+              "incomplete_files_after_kills": 0, "temp_files_seen_after_kills": 0,
+              "stale_temp_files_surviving_a_rerun": 0, "temp_files_left_after_finished_runs": 0}
     previous_temps, window = [], max_delay
     while counts["kills"] < n_kills:
         run_log = work / "run.log"
@@ -194,15 +196,14 @@ def kill_loop(work, *, n_kills=50, preset="tiny", dies=6, seed=0, rng_seed=0, lo
             time.sleep(rng.uniform(0, t_start))
         elif wait_for_output(proc, run_log, STUDY_STARTED):
             time.sleep(rng.uniform(0, window))
-        if proc.poll() is None:
+        killed = proc.poll() is None
+        if killed:
             os.killpg(proc.pid, signal.SIGKILL)
             counts["kills"] += 1
-        else:
-            counts["runs_finished_before_kill"] += 1
         proc.wait()
-        if in_work:
-            grew = len(published(folder)) > files_before
-            window = max(max_delay, window / 1.5) if grew else window * 1.5
+        if killed and in_work:  # the rerun first reloads what is finished: widen the window if
+            grew = len(published(folder)) > files_before  # it reached no new work, up to a cap
+            window = max(max_delay, window / 1.5) if grew else min(window * 1.5, max(max_delay, t_full / 2))
         output = run_log.read_text(errors="replace")
         reused = sum(int(m.group(1)) for m in REUSED.finditer(output))
         counts["stage_files_reused"] += reused
@@ -214,10 +215,20 @@ def kill_loop(work, *, n_kills=50, preset="tiny", dies=6, seed=0, rng_seed=0, lo
         for problem in problems:
             log(f"INCOMPLETE: {problem}")
         previous_temps = temp_files(folder)
-        counts["temp_files_seen_after_kills"] += len(previous_temps)
+        counts["temp_files_seen_after_kills"] += len(previous_temps) if killed else 0
+        if not killed:  # a round finished: it must equal the uninterrupted run; then start over
+            counts["runs_finished_before_kill"] += 1
+            counts["rounds_finished"] += 1
+            counts["temp_files_left_after_finished_runs"] += len(previous_temps)
+            differing = compare(folder, reference)
+            counts["rounds_equal_to_uninterrupted"] += not differing
+            for name in differing:
+                log(f"DIFFERS (round {counts['rounds_finished']}): {name}")
+            shutil.rmtree(folder)
+            previous_temps, window = [], max_delay
         if counts["runs"] % 10 == 0:
-            log(f"{counts['runs']} runs, {counts['kills']} kills, {counts['stage_files_reused']} files "
-                f"reused, {len(published(folder))} files published, window {window:.2f} s")
+            log(f"{counts['runs']} runs, {counts['kills']} kills, {counts['rounds_finished']} rounds "
+                f"finished, {len(published(folder))} files published, window {window:.2f} s")
     final_log = work / "final.log"
     counts["final_run_s"] = round(run_to_end(folder, preset, dies, seed, final_log), 1)
     final_reused = sum(int(m.group(1)) for m in REUSED.finditer(final_log.read_text(errors="replace")))
@@ -262,7 +273,9 @@ def main(argv=None):
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     ok = (counts["final_equal_to_uninterrupted"] and counts["temp_files_left_after_final_run"] == 0
-          and counts["incomplete_files_after_kills"] == 0 and counts["stale_temp_files_surviving_a_rerun"] == 0)
+          and counts["incomplete_files_after_kills"] == 0 and counts["stale_temp_files_surviving_a_rerun"] == 0
+          and counts["rounds_equal_to_uninterrupted"] == counts["rounds_finished"]
+          and counts["temp_files_left_after_finished_runs"] == 0)
     return 0 if ok else 1
 
 

@@ -14,6 +14,11 @@ Steps, all through the package's one forward model:
 6. every solution evaluated on every die, and the sensitivity sampling (the error distribution
    over dies freshly drawn from the statistics) of the two die-independent solutions.
 
+With an output folder every step's result is its own file, written atomically, and a rerun
+reuses the finished ones (:mod:`mtjexplore.study.layout`): an interrupted study resumes stage by
+stage and ends with what an uninterrupted one writes. The study runs torch on one thread unless
+told otherwise (the thread count changes the order of floating-point additions).
+
 The training recipes come from :mod:`mtjexplore.recipes`; ``quick`` only shortens them (epochs,
 images, samples) and goes through the same code. The step functions here (``train_software``,
 ``train_defect_aware``, ...) are also what :mod:`mtjexplore.study.sweep` runs in each cell.
