@@ -183,7 +183,9 @@ class CrossbarConfig:
     n_inputs, n_hidden, n_outputs : int, optional
         The two-layer shorthand: ``layer_sizes = (n_inputs, n_hidden, n_outputs)`` (defaults
         100, 90, 10). ``n_hidden`` may also be a tuple of hidden sizes (several hidden layers).
-        Not combined with ``layer_sizes``.
+        Given together with ``layer_sizes`` they replace its first entry, its first hidden entry
+        (all hidden entries for a tuple) and its last entry, so
+        ``dataclasses.replace(cfg, n_hidden=50)`` works as before.
     device : DeviceParams, optional
         Electrical device parameters (default ``DeviceParams()``).
     layer_sizes : tuple of int, optional, keyword-only
@@ -191,8 +193,9 @@ class CrossbarConfig:
         layer, at least 2 outputs.
     tile_shape : tuple of int or None, keyword-only, default None
         ``(rows, cols)`` of one crossbar tile (``cols`` even: columns come in ``+/-`` pairs).
-        None: one tile just large enough for all layer blocks side by side (the paper's die:
-        101 x 200 for 100 -> 90 -> 10); it is stored as that shape.
+        None: one tile just large enough for all layer blocks side by side, whatever the sizes
+        (the paper's die: 101 x 200 for 100 -> 90 -> 10); :attr:`tile` gives the shape in use.
+        Configurations compare equal when sizes, tile in use and device agree.
 
     Attributes
     ----------
@@ -202,6 +205,8 @@ class CrossbarConfig:
         Size of the *first* hidden layer (read-only; the only one in a two-layer network).
     hidden_sizes : tuple of int
         All hidden layer sizes.
+    tile : tuple of int
+        ``(rows, cols)`` of the tiles in use (``tile_shape``, or the single tile it stands for).
 
     Examples
     --------
@@ -212,29 +217,42 @@ class CrossbarConfig:
     ([(197, 128), (129, 64), (65, 10)], 68244, 5)
     >>> CrossbarConfig(layer_sizes=(100, 90, 10), tile_shape=(101, 200)) == paper_config()
     True
+    >>> dataclasses.replace(paper_config(), n_hidden=95).tile
+    (101, 210)
     """
 
     layer_sizes: tuple = (100, 90, 10)
-    tile_shape: tuple = (101, 200)
+    tile_shape: tuple = None
     device: DeviceParams = dataclasses.field(default_factory=DeviceParams)
 
     def __init__(self, n_inputs=None, n_hidden=None, n_outputs=None, device=None, *,
                  layer_sizes=None, tile_shape=None):
         legacy = {"n_inputs": n_inputs, "n_hidden": n_hidden, "n_outputs": n_outputs}
-        given = [k for k, v in legacy.items() if v is not None]
-        if layer_sizes is not None and given:
-            raise ParameterError(f"give layer_sizes or {'/'.join(given)}, not both "
-                                 f"(layer_sizes=(n_inputs, *hidden_sizes, n_outputs))")
-        if layer_sizes is None:
-            layer_sizes = _legacy_sizes({k: (_LEGACY_DEFAULTS[k] if v is None else v)
-                                         for k, v in legacy.items()})
-        else:
-            layer_sizes = _check_sizes(layer_sizes)
+        base = _LEGACY_DEFAULTS
+        if layer_sizes is not None:
+            sizes = _check_sizes(layer_sizes)
+            base = {"n_inputs": sizes[0], "n_hidden": sizes[1:-1], "n_outputs": sizes[-1]}
+            if isinstance(legacy["n_hidden"], int) and not isinstance(legacy["n_hidden"], bool):
+                legacy["n_hidden"] = (legacy["n_hidden"], *sizes[2:-1])
+        layer_sizes = _legacy_sizes({k: (base[k] if v is None else v) for k, v in legacy.items()})
         device = DeviceParams() if device is None else device
         _require(isinstance(device, DeviceParams), "device", "a DeviceParams", device)
         object.__setattr__(self, "layer_sizes", layer_sizes)
-        object.__setattr__(self, "tile_shape", _check_tile(tile_shape, self.layer_shapes))
+        object.__setattr__(self, "tile_shape", _check_tile(tile_shape))
         object.__setattr__(self, "device", device)
+
+    def __eq__(self, other):
+        if not isinstance(other, CrossbarConfig):
+            return NotImplemented
+        return (self.layer_sizes, self.tile, self.device) == (other.layer_sizes, other.tile, other.device)
+
+    def __hash__(self):
+        return hash((self.layer_sizes, self.tile, self.device))
+
+    @property
+    def tile(self):
+        """``(rows, cols)`` of the tiles in use."""
+        return _single_tile(self.layer_shapes) if self.tile_shape is None else self.tile_shape
 
     @property
     def n_inputs(self):
@@ -275,7 +293,7 @@ class CrossbarConfig:
         """One line: network sizes, devices per die and :meth:`DeviceParams.describe`."""
         sizes = " -> ".join(f"{n}+1" for n in self.layer_sizes[:-1]) + f" -> {self.n_outputs}"
         tiles = self.floorplan.n_tiles
-        on = "" if tiles == 1 else f" on {tiles} tiles of {self.tile_shape[0]} x {self.tile_shape[1]}"
+        on = "" if tiles == 1 else f" on {tiles} tiles of {self.tile[0]} x {self.tile[1]}"
         return f"{sizes}, {self.n_devices} MTJs per die{on}; {self.device.describe()}"
 
     def __str__(self):
@@ -286,11 +304,7 @@ class CrossbarConfig:
         """The default :class:`~mtjexplore.floorplan.Floorplan`: layer pieces on tiles (first fit)."""
         from .floorplan import Floorplan
 
-        return Floorplan.tiled(self.layer_shapes, self.tile_shape)
-
-    @property
-    def _single_tile(self):
-        return _single_tile(self.layer_shapes)
+        return Floorplan.tiled(self.layer_shapes, self.tile)
 
     def to_json(self):
         """Serialise to a JSON string (stored in dataset attrs).
@@ -300,11 +314,11 @@ class CrossbarConfig:
         any other network as ``layer_sizes`` and ``tile_shape``.
         """
         device = dataclasses.asdict(self.device)
-        if len(self.layer_sizes) == 3 and self.tile_shape == self._single_tile:
+        if len(self.layer_sizes) == 3 and self.tile == _single_tile(self.layer_shapes):
             return json.dumps({"n_inputs": self.n_inputs, "n_hidden": self.n_hidden,
                                "n_outputs": self.n_outputs, "device": device})
-        return json.dumps({"layer_sizes": list(self.layer_sizes),
-                           "tile_shape": list(self.tile_shape), "device": device})
+        tile = None if self.tile_shape is None else list(self.tile_shape)
+        return json.dumps({"layer_sizes": list(self.layer_sizes), "tile_shape": tile, "device": device})
 
     @classmethod
     def from_json(cls, text):
@@ -357,9 +371,9 @@ def _single_tile(layer_shapes):
     return (max(r for r, _ in layer_shapes), sum(2 * c for _, c in layer_shapes))
 
 
-def _check_tile(tile_shape, layer_shapes):
+def _check_tile(tile_shape):
     if tile_shape is None:
-        return _single_tile(layer_shapes)
+        return None
     ok = (isinstance(tile_shape, (tuple, list)) and len(tile_shape) == 2
           and all(_is_int(n) and n >= 1 for n in tile_shape))
     _require(ok, "tile_shape", "a pair (rows, cols) of ints >= 1, or None", tile_shape)

@@ -26,10 +26,21 @@ def random_weights(config, seed=0):
 # ------------------------------------------------------------------ config
 def test_paper_config_is_the_three_size_network_on_one_101_by_200_tile():
     cfg = mx.paper_config()
-    assert cfg.layer_sizes == (100, 90, 10) and cfg.tile_shape == (101, 200)
+    assert cfg.layer_sizes == (100, 90, 10) and cfg.tile == (101, 200) and cfg.tile_shape is None
     assert (cfg.n_inputs, cfg.n_hidden, cfg.n_outputs, cfg.hidden_sizes) == (100, 90, 10, (90,))
     assert cfg == mx.CrossbarConfig(layer_sizes=(100, 90, 10), tile_shape=(101, 200))
     assert cfg == mx.CrossbarConfig(n_inputs=100, n_hidden=90, n_outputs=10)
+
+
+def test_replace_changes_sizes_and_an_automatic_tile_follows():
+    import dataclasses
+
+    wider = dataclasses.replace(mx.paper_config(), n_hidden=95)
+    assert wider.layer_sizes == (100, 95, 10) and wider.floorplan.shape == (101, 210)
+    assert dataclasses.replace(DEEP, n_hidden=100).layer_sizes == (196, 100, 64, 10)
+    assert dataclasses.replace(DEEP, n_hidden=(32,)).layer_sizes == (196, 32, 10)
+    assert dataclasses.replace(DEEP, layer_sizes=(196, 300, 10)).floorplan.n_tiles == 7
+    assert len({mx.paper_config(), mx.CrossbarConfig(layer_sizes=(100, 90, 10), tile_shape=(101, 200))}) == 1
 
 
 def test_saved_configs_keep_their_format_and_load():
@@ -53,7 +64,6 @@ def test_committed_files_load_with_their_config():
     ({"layer_sizes": (100, 10)}, "layer_sizes must be a tuple (n_inputs, *hidden_sizes, n_outputs)"),
     ({"layer_sizes": (100, 0, 10)}, "layer_sizes[1] must be an int >= 1; got 0"),
     ({"layer_sizes": (100, 90, True)}, "layer_sizes[2] must be an int >= 2; got True"),
-    ({"layer_sizes": (100, 90, 10), "n_hidden": 5}, "give layer_sizes or n_hidden, not both"),
     ({"tile_shape": (101, 199)}, "cols even"),
     ({"tile_shape": (0, 200)}, "tile_shape must be a pair (rows, cols) of ints >= 1"),
     ({"n_hidden": 2.5}, "n_hidden must be an int >= 1 (or a tuple of them"),
