@@ -36,6 +36,10 @@ were chosen (measured on the 36-die reference ensemble, full MNIST; see docs/res
   does most of the damage) gave +2.20 % once, +2.17 % with soft_start 2, +2.49 % with that term
   doubled, and no change on 400 fresh dies of the generating statistics (10.77 % for it and for
   this recipe), so it is not kept. No variant moves the fresh-die error by more than the seeds do.
+* Issue 11 removed the Trainer parameters behind some of these variants, since no recipe uses
+  them: ``activity_penalty``, ``surrogate_width`` (fixed at 3), ``soft_fraction`` (0.7),
+  ``output_scale`` (learned), ``die_loss`` (the mean), ``n_val_dies`` (8), ``exact_sampling``
+  (pass ``sampler=stats.sample`` for exact per-step sampling).
 """
 
 
