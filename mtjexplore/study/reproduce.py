@@ -656,8 +656,14 @@ def _reproduce(n_dies, seed, out, quick, progress, ensemble, die_seed, settings,
 
 
 def study_fingerprint(dies, seed, die_seed, settings, quick):
-    """The settings a study folder's files must share to be reused (:mod:`.layout`'s manifest)."""
-    return {"seed": int(seed), "die_seed": int(die_seed), "quick": int(bool(quick)),
+    """The settings a study folder's files must share to be reused (:mod:`.layout`'s manifest).
+
+    The code itself is represented by the package version only: after changing the code, start
+    over with ``overwrite=True`` (``scripts/regenerate_results.sh`` does).
+    """
+    from .._version import __version__
+
+    return {"mtjexplore_version": __version__, "seed": int(seed), "die_seed": int(die_seed), "quick": int(bool(quick)),
             "settings": asdict(settings), "n_dies": int(dies.sizes["die"]),
             "dies_hash": dataset_hash(dies), "config": json.loads(config_of(dies).to_json()),
             "recipes": {m: recipe(m, settings) for m in ("software", "defect_aware", "statistics_aware")}}
