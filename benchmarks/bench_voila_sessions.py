@@ -108,7 +108,14 @@ def kernel_memory(server_pid, exclude=()):
     return {"server_rss_mib": round(server.memory_info().rss / MIB, 1), "kernels": kernels}
 
 
-async def measure(server, app, n_sessions, timeout_ms, alone_first=True):
+async def open_in_own_browser(pw, url, selector, timeout_ms, t0):
+    """A session in a Chromium of its own, as a student on their own computer."""
+    browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    context, record = await open_session(browser, url, selector, timeout_ms, t0)
+    return browser, context, record
+
+
+async def measure(server, app, n_sessions, timeout_ms, alone_first=True, own_browsers=False):
     from playwright.async_api import async_playwright
 
     url = server.app_url(app)
@@ -121,13 +128,20 @@ async def measure(server, app, n_sessions, timeout_ms, alone_first=True):
             await alone_context.close()
         before = kernel_pids(server.process.pid)
         t0 = time.monotonic()
-        opened = await asyncio.gather(*(open_session(browser, url, READY[app], timeout_ms, t0)
-                                        for _ in range(n_sessions)))
+        if own_browsers:
+            owned = await asyncio.gather(*(open_in_own_browser(pw, url, READY[app], timeout_ms, t0)
+                                           for _ in range(n_sessions)))
+            opened = [(context, record) for _, context, record in owned]
+        else:
+            opened = await asyncio.gather(*(open_session(browser, url, READY[app], timeout_ms, t0)
+                                            for _ in range(n_sessions)))
         wall = time.monotonic() - t0
         memory = kernel_memory(server.process.pid, exclude=before)
         version = browser.version
         for context, _ in opened:
             await context.close()
+        for other, _, _ in (owned if own_browsers else []):
+            await other.close()
         await browser.close()
     return [rec for _, rec in opened], wall, memory, version, alone
 
@@ -160,24 +174,29 @@ def main(argv=None):
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per session (default 300)")
     parser.add_argument("--preheat", type=int, default=0, help="spare kernels per app (default 0)")
+    parser.add_argument("--log", type=Path, default=None, help="keep the server's log in this file")
+    parser.add_argument("--own-browsers", action="store_true",
+                        help="every session in its own Chromium (default: contexts of one Chromium)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).is_file():
         parser.error(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     with tempfile.TemporaryDirectory() as tmp:
         log_level = "INFO" if args.preheat else "WARN"  # wait_for_spares reads the pool messages
-        with AppServer(port=0, log_path=Path(tmp) / "voila.log", preheat=args.preheat,
+        with AppServer(port=0, log_path=args.log or Path(tmp) / "voila.log", preheat=args.preheat,
                        log_level=log_level) as server:
             if args.preheat:
                 wait_for_spares(server, args.preheat, args.timeout)
             load_before = os.getloadavg()
             sessions, wall, memory, version, alone = asyncio.run(
-                measure(server, args.app, args.sessions, int(args.timeout * 1000), not args.preheat))
+                measure(server, args.app, args.sessions, int(args.timeout * 1000), not args.preheat,
+                        args.own_browsers))
             load_after = os.getloadavg()
     result = {
         "benchmark": "concurrent Voilà app sessions against one server",
         "app": args.app,
         "preheat": args.preheat,
+        "own_browsers": args.own_browsers,
         "ready_selector": READY[args.app],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),

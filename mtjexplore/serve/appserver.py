@@ -40,6 +40,7 @@ APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 DEFAULT_APP = "explorer"
+IOPUB_TIMEOUT_S = 120  # seconds Voilà waits for a cell's output after the cell ran (see voila_options)
 APP_MODULES = ("voila", "ipywidgets", "bqplot", "ipyevents")  # what serving the apps imports
 
 
@@ -162,6 +163,11 @@ def voila_options(port, *, ip=HOST, base_url="/", preheat=0, max_kernels=0, allo
         "Voila.log_level": log_level,
         "VoilaConfiguration.strip_sources": True,
         "VoilaConfiguration.show_tracebacks": False,
+        # nbclient's default (4 s) of waiting for a cell's output after its reply: when many
+        # kernels load at once (a pre-heated pool filling) it ran out, the cell's output (the
+        # app's widgets) was dropped, and the page stayed blank. The wait ends at the kernel's
+        # "idle" message, so a long limit costs nothing when the machine keeps up.
+        "VoilaExecutor.iopub_timeout": IOPUB_TIMEOUT_S,
         "MappingKernelManager.cull_idle_timeout": cull_idle_timeout_s,
         "MappingKernelManager.cull_interval": cull_interval_s,
         "ClassroomVoila.max_kernels": max_kernels,
