@@ -34,6 +34,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
@@ -147,6 +148,10 @@ def memory_in_child(args):
     return json.loads(text.strip().splitlines()[-1])
 
 
+def log(text):
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 def bench_evaluation(weights, test, n_dies, chunk, reps, device):
     t0 = time.perf_counter()
     coeffs = _coefficients(n_dies)
@@ -161,9 +166,10 @@ def bench_evaluation(weights, test, n_dies, chunk, reps, device):
     ours_fn()  # warm-up (kernels, caches)
     bare()
     ours, floors = [], []
-    for _ in range(reps):
+    for rep in range(reps):
         floors.append(timed(bare, device))
         ours.append(timed(ours_fn, device))
+        log(f"evaluation repetition {rep + 1}/{reps}: {ours[-1]:.2f} s, floor {floors[-1]:.2f} s")
     ratios = [o / f for o, f in zip(ours, floors)]
     flop = 2 * n_dies * len(test) * (101 * 90 + 91 * 10)
     coeff_bytes = sum(t.numel() * t.element_size() for t in coeffs.a + coeffs.b)
@@ -185,6 +191,7 @@ def bench_epochs(reps, device):
         soft.append(timed(lambda: mx.Trainer(cfg, seed=rep, **sw_kw).fit(train), device))
         stat.append(timed(lambda: mx.Trainer(cfg, method="statistics_aware", sampler=stats,
                                               seed=rep, **sa_kw).fit(train), device))
+        log(f"epochs repetition {rep + 1}/{reps}: software {soft[-1]:.1f} s, statistics-aware {stat[-1]:.1f} s")
     return {"n_train": len(train), "dies_per_step": sa_kw["dies_per_step"], "repetitions": reps,
             "median_software_epoch_s": statistics.median(soft),
             "median_statistics_aware_epoch_s": statistics.median(stat),
@@ -212,6 +219,7 @@ def main(argv=None):
         return
     mem = memory(weights, test, args.dies, args.chunk, device) if device.type == "cuda" \
         else memory_in_child(args)
+    log(f"peak memory: {mem}")
     result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else
               (platform.processor() or platform.machine()),
               "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
