@@ -45,10 +45,14 @@ def _device(device):
     if device is None:
         return torch.device("cpu")
     try:
-        return torch.device(device)
+        device = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ParameterError(f"device must be a torch device or its name ('cpu', 'cuda', "
                              f"'cuda:1'); got {device!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"device={str(device)!r} but this torch ({torch.__version__}) sees no "
+                             "CUDA GPU; use device='cpu' or install a CUDA build of torch")
+    return device
 
 
 @torch.no_grad()

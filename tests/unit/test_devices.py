@@ -100,3 +100,12 @@ def test_a_bad_device_is_named(quick_weights, mnist_small):
     _, test = mnist_small
     with pytest.raises(mx.ParameterError, match="device must be a torch device or its name"):
         mx.evaluate(quick_weights, None, test, device="gpu0")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_asking_for_cuda_without_it_is_a_clear_error(quick_weights, mnist_small):
+    _, test = mnist_small
+    with pytest.raises(mx.ParameterError, match="sees no CUDA GPU; use device='cpu'"):
+        mx.evaluate(quick_weights, None, test, device="cuda")
+    with pytest.raises(mx.ParameterError, match="sees no CUDA GPU"):
+        mx.Trainer(mx.paper_config(), device="cuda").fit(test)
