@@ -229,6 +229,7 @@ def kill_loop(work, *, n_kills=50, preset="tiny", dies=6, seed=0, rng_seed=0, lo
         if counts["runs"] % 10 == 0:
             log(f"{counts['runs']} runs, {counts['kills']} kills, {counts['rounds_finished']} rounds "
                 f"finished, {len(published(folder))} files published, window {window:.2f} s")
+    counts["files_published_before_final_run"] = len(published(folder))
     final_log = work / "final.log"
     counts["final_run_s"] = round(run_to_end(folder, preset, dies, seed, final_log), 1)
     final_reused = sum(int(m.group(1)) for m in REUSED.finditer(final_log.read_text(errors="replace")))
