@@ -53,6 +53,22 @@ def test_voila_options_bind_localhost_hide_sources_and_cull_kernels():
     assert opts["MappingKernelManager.cull_interval"] == 10
 
 
+def test_voila_waits_long_enough_for_a_cell_output_when_kernels_load_at_once():
+    # nbclient's 4 s dropped the app cell's output while a pool of kernels loaded (blank pages)
+    assert voila_options(9123)["VoilaExecutor.iopub_timeout"] >= 60
+
+
+def test_kernels_get_the_shared_cache_the_queue_and_the_lean_malloc(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # set by the person starting the server: kept
+    env = AppServer(port=0, env={"MTJEXPLORE_TRAINING_SLOTS": "5"})._child_env()
+    assert env["MTJEXPLORE_DATA_CACHE"] == str(tmp_path / "mtjexplore") and (tmp_path / "mtjexplore").is_dir()
+    assert env["MALLOC_ARENA_MAX"] == "2" and env["MALLOC_MMAP_THRESHOLD_"] == "1048576"
+    assert env["OMP_NUM_THREADS"] == "3" and env["MTJEXPLORE_TRAINING_SLOTS"] == "5"
+    assert appserver.kernel_env()["MTJEXPLORE_TRAINING_SLOTS"] == str(os.cpu_count())
+
+
 def test_the_command_gives_every_option_once():
     cmd = AppServer(port=0).command
     assert cmd[:3] == [sys.executable, "-m", "mtjexplore.serve"] and cmd[3] == str(appserver.APPS_DIR)
