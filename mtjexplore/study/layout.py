@@ -24,7 +24,10 @@ in one step, refusing to replace) and records the hash of the study's settings i
 computes the rest; the stage functions always continue from the *loaded* file, so a resumed study
 computes exactly what an uninterrupted one does. Other settings in the same folder are refused,
 naming the folder and the settings that differ; ``overwrite=True`` deletes this layout's files
-(and only those) to start over.
+(and only those) to start over. A damaged manifest is rebuilt from the current settings: every
+stage file records the hash it was computed with, and one of other settings is refused when it
+would be reused. A folder with a ``results.nc`` but no manifest (written before studies were
+resumable) is refused.
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ from mtjexplore.study.reproduce import reproduce
 
 @pytest.fixture(scope="session")
 def study():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return reproduce(n_dies=36, seed=0, progress=False)
-    finally:
-        torch.set_num_threads(before)
+    threads = torch.get_num_threads()
+    study = reproduce(n_dies=36, seed=0, progress=False, n_threads=1)
+    assert torch.get_num_threads() == threads  # the study's one thread is restored after
+    return study
