@@ -115,9 +115,23 @@ def read_bytes(path, error=default_error, max_bytes=None):
 
 
 def floorplan_cells(config):
-    """Cells ``rows * cols`` of ``config``'s default floorplan, computed without building it."""
+    """Cells ``rows * cols`` of ``config``'s default floorplan, computed without building it.
+
+    One tile (``tile_shape`` None): the layer blocks side by side. Tiles: the pieces are placed
+    as :meth:`~mtjexplore.floorplan.Floorplan.tiled` places them (arithmetic only), unless there
+    are more than 10,000 pieces, when every piece is counted as a tile of its own (an upper bound).
+    """
     shapes = config.layer_shapes
-    return max(r for r, _ in shapes) * sum(2 * c for _, c in shapes)
+    tile = getattr(config, "tile_shape", None)
+    if tile is None:
+        return max(r for r, _ in shapes) * sum(2 * c for _, c in shapes)
+    rows, cols = tile
+    pieces = sum(-(-r // rows) * -(-c // (cols // 2)) for r, c in shapes)
+    if pieces > 10_000:
+        return pieces * rows * cols
+    from .floorplan import _cut
+
+    return _cut(shapes, tile)[1] * rows * cols
 
 
 def check_config_size(path, config, error=default_error, cells=None, what="attribute 'config'",
@@ -131,6 +145,6 @@ def check_config_size(path, config, error=default_error, cells=None, what="attri
     limit = MAX_FILE_CELLS if cells is None else min(cells, MAX_FILE_CELLS)
     if need > limit:
         held = "" if cells is None else f"; the file's arrays hold {cells:,} cells"
-        raise error(path, f"{what} describes a network (n_inputs={config.n_inputs}, "
-                    f"n_hidden={config.n_hidden}, n_outputs={config.n_outputs}) whose floorplan has "
+        raise error(path, f"{what} describes a network (layer sizes "
+                    f"{', '.join(map(str, config.layer_sizes))}) whose floorplan has "
                     f"{need:,} cells, more than the limit of {limit:,}{held}", fix)

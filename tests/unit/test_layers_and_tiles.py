@@ -179,3 +179,13 @@ def test_evaluate_rejects_a_boolean_chunk_size(quick_weights, mnist_small):
     _, test = mnist_small
     with pytest.raises(mx.ParameterError, match="chunk_size must be an int >= 1; got True"):
         mx.evaluate(quick_weights, mx.ideal_die(mx.paper_config()), test, chunk_size=True)
+
+
+def test_the_file_size_guard_counts_a_tiled_floorplan_exactly():
+    from mtjexplore._files import floorplan_cells
+
+    for cfg in (mx.paper_config(), mx.CrossbarConfig(layer_sizes=(196, 128, 64, 10), tile_shape=(101, 200)),
+                mx.CrossbarConfig(layer_sizes=(300, 50, 10), tile_shape=(64, 64))):
+        assert floorplan_cells(cfg) == cfg.floorplan.shape[0] * cfg.floorplan.shape[1]
+    huge = mx.CrossbarConfig(layer_sizes=(10**6, 10**4, 10), tile_shape=(2, 2))
+    assert floorplan_cells(huge) >= 2 * 10**10  # an upper bound, computed without placing pieces
