@@ -109,3 +109,43 @@ def test_maths_is_typeset_without_a_cdn(app_page, math_server):
     app_page.wait_for_load_state("networkidle", timeout=60_000)
     outside = [url for url in requests if urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", None)]
     assert outside == [], f"requests leaving 127.0.0.1: {outside}"
+
+
+@pytest.fixture
+def one_slot_server(tmp_path):
+    """The apps served with a machine-wide training queue of one slot in a private folder."""
+    from mtjexplore.serve.appserver import AppServer
+
+    env = {"MTJEXPLORE_TRAINING_SLOTS": "1", "MTJEXPLORE_QUEUE_DIR": str(tmp_path / "queue")}
+    with AppServer(port=0, log_path=tmp_path / "voila.log", env=env) as server:
+        yield server
+
+
+def test_a_second_student_pressing_train_sees_the_wait_and_starts_when_the_first_stops(
+        browser, one_slot_server):
+    pages = []
+    for _ in range(2):  # two students: separate browser contexts, separate kernels
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.goto(one_slot_server.app_url("explorer"), timeout=120_000)
+        expect()(page.locator(READY["explorer"]).first).to_have_text(re.compile(r"^\d+\.\d\d %$"),
+                                                                     timeout=120_000)
+        pages.append(page)
+    first, second = pages
+    first.locator(".train-epochs input").first.fill("50")
+    first.locator(".train-epochs input").first.press("Tab")
+    first.locator("button.train-button").first.click()
+    expect()(first.locator(".training-status").first).to_contain_text("Training: epoch", timeout=90_000)
+
+    second.locator("button.train-button").first.click()
+    waiting = second.locator(".training-status.training-waiting").first
+    expect()(waiting).to_contain_text("Waiting for CPU: next in line (1 training runs going", timeout=30_000)
+    expect()(second.locator(".train-progress .progress-bar").first).to_have_attribute(
+        "style", re.compile(r"width: 0%"))
+
+    first.locator("button.stop-button").first.click()
+    expect()(second.locator(".training-status").first).to_contain_text("Training: epoch", timeout=90_000)
+    expect()(second.locator(".training-status.training-waiting")).to_have_count(0)
+    second.locator("button.stop-button").first.click()
+    expect()(second.locator(".training-status").first).to_contain_text("stopped", timeout=60_000)
+    for page in pages:
+        page.context.close()
