@@ -28,6 +28,24 @@ of an error (the expected error of a uniformly random tie-break), and a tie not 
 label is a full error. The result is deterministic (no random draw) and equals plain
 ``argmax`` counting whenever there is no tie, which on dies with device spread is practically
 always.
+
+**Threshold modes** (:data:`THRESHOLD_MODES`, issue 12): what the comparator circuit holds as
+``theta``. Training keeps a continuous parameter per neuron; :func:`circuit_thresholds` maps it to
+the circuit's values in the forward pass, and the weights file stores those values, so evaluation
+sees exactly what the circuit holds.
+
+* ``"per_neuron"`` (default): a continuous, trained threshold per comparator. A circuit needs a
+  trimmed reference per column (a DAC or a trimmed current source each): 90 trims on the paper's
+  die, none of them MTJs.
+* ``"half_integer"``: ``theta = k + 1/2`` with integer ``k`` per neuron: ``|k|`` extra always-on
+  device pairs in the column (written ``+1`` or ``-1``; a pair written alike passes 0) and one
+  half-unit reference shared by the whole layer. Trained with straight-through rounding
+  (``floor(t) + 1/2`` forward, identity backward). On ideal devices every column current is an
+  integer, so any threshold in ``(k, k + 1)`` decides as ``k + 1/2``: nothing is lost there.
+  **Not modelled**: the extra rows' own spread and defects (the thresholds are exact numbers in
+  unit weights, not devices on the die's floorplan) and the spread of the half-unit reference.
+* ``"shared"``: one trained continuous reference per hidden layer, the same for all its
+  comparators (one trimmed reference per layer).
 """
 
 from __future__ import annotations
@@ -40,10 +58,15 @@ import torch
 import torch.nn.functional as F
 
 from .die import check_dies, config_of
+from .errors import ParameterError
 
-__all__ = ["DieCoefficients", "binarize_weights", "coefficients_from_maps", "comparator",
-           "die_coefficients", "effective_weights", "evaluate_chunk", "forward",
-           "pair_coefficients", "sample_coefficients", "tie_error", "with_bias"]
+__all__ = ["THRESHOLD_MODES", "DieCoefficients", "binarize_weights", "check_threshold_mode",
+           "circuit_thresholds", "coefficients_from_maps", "comparator", "die_coefficients",
+           "effective_weights", "evaluate_chunk", "forward", "pair_coefficients",
+           "project_thresholds", "sample_coefficients", "tie_error", "with_bias"]
+
+#: What a comparator's threshold can be (see the module docstring); the first is the default.
+THRESHOLD_MODES = ("per_neuron", "half_integer", "shared")
 
 
 @dataclass
@@ -194,6 +217,67 @@ def binarize_weights(latent):
 def comparator(z, width):
     """Binary hidden activation with a straight-through surrogate gradient."""
     return _StepSTE.apply(z, width)
+
+
+class _HalfIntegerSTE(torch.autograd.Function):
+    """``floor(t) + 1/2`` forward, identity backward (straight-through rounding)."""
+
+    @staticmethod
+    def forward(ctx, t):
+        return torch.floor(t) + 0.5
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def check_threshold_mode(mode):
+    """``mode`` if it is one of :data:`THRESHOLD_MODES`, else a ParameterError naming them."""
+    if not isinstance(mode, str) or mode not in THRESHOLD_MODES:
+        raise ParameterError(f"threshold_mode must be one of {', '.join(THRESHOLD_MODES)}; got {mode!r} "
+                             "(see mtjexplore.network: what the comparator circuit holds)")
+    return mode
+
+
+def circuit_thresholds(thresholds, mode="per_neuron"):
+    """The thresholds a comparator circuit of ``mode`` holds, from trained per-neuron values.
+
+    Differentiable (training): ``"per_neuron"`` returns them unchanged (the very tensors);
+    ``"half_integer"`` rounds each to ``floor(t) + 1/2`` with a straight-through gradient;
+    ``"shared"`` replaces every layer's vector by its mean (one reference per layer; each
+    neuron's parameter gets ``1 / n`` of the gradient). Idempotent on its own output up to the
+    float rounding of a mean (:func:`project_thresholds` is exact).
+
+    Examples
+    --------
+    >>> t = [torch.tensor([0.2, 1.7, -0.4])]
+    >>> circuit_thresholds(t, "half_integer")[0].tolist()
+    [0.5, 1.5, -0.5]
+    >>> round(float(circuit_thresholds(t, "shared")[0][2]), 4)
+    0.5
+    """
+    check_threshold_mode(mode)
+    if mode == "per_neuron":
+        return list(thresholds)
+    if mode == "half_integer":
+        return [_HalfIntegerSTE.apply(t) for t in thresholds]
+    return [t.mean().expand_as(t) for t in thresholds]
+
+
+@torch.no_grad()
+def project_thresholds(thresholds, mode="per_neuron"):
+    """Exact, idempotent version of :func:`circuit_thresholds` for stored thresholds (no gradient).
+
+    ``"shared"`` keeps a vector whose entries are already equal (a saved file) as it is.
+    """
+    check_threshold_mode(mode)
+    out = []
+    for t in thresholds:
+        if mode == "shared" and t.numel() and bool((t == t.reshape(-1)[0]).all()):
+            out.append(t)
+        else:
+            out.append(circuit_thresholds([t], mode)[0].clone() if mode != "per_neuron" else t)
+    return out
 
 
 def with_bias(x):

@@ -19,9 +19,9 @@ from .die_stream import DieStream
 from .errors import NotFittedError, ParameterError
 from .evaluation import _device
 from .statistics import DefectStatistics
-from .network import (binarize_weights, die_coefficients, effective_weights, forward,
-                      sample_coefficients)
-from .weights import network_weights, weights_dataset
+from .network import (binarize_weights, check_threshold_mode, circuit_thresholds, die_coefficients,
+                      effective_weights, forward, sample_coefficients)
+from .weights import network_weights, threshold_mode_of, weights_dataset
 
 __all__ = ["Trainer", "StepInfo", "METHODS"]
 
@@ -54,8 +54,9 @@ class _Model(torch.nn.Module):
     Initialised on the CPU from the CPU ``generator`` (the same start on every device).
     """
 
-    def __init__(self, config, generator):
+    def __init__(self, config, generator, threshold_mode="per_neuron"):
         super().__init__()
+        self.threshold_mode = threshold_mode
         shapes = config.layer_shapes
         self.latent = torch.nn.ParameterList(
             [torch.nn.Parameter(torch.rand(s, generator=generator) * 0.2 - 0.1) for s in shapes])
@@ -77,7 +78,8 @@ class _Model(torch.nn.Module):
             layers = [binarize_weights(p) for p in self.latent]
         else:  # effective weights of the dies; x is [n_dies, n, n_inputs]
             layers = [effective_weights(p, coeffs, layer) for layer, p in enumerate(self.latent)]
-        return forward(x, layers, list(self.thresholds), width=width,
+        thresholds = circuit_thresholds(self.thresholds, self.threshold_mode)
+        return forward(x, layers, thresholds, width=width,
                        temperature=temperature) * self.log_scale.exp()
 
     def clip(self):
@@ -120,6 +122,13 @@ class Trainer:
         Without it, when shorts are very strong, the few images a sampled die makes hopeless
         dominate the mean loss and training shrinks the output scale until little is learned
         (see ``docs/results/short_strength``); with a cap they count as "wrong", no more.
+    threshold_mode : {"per_neuron", "half_integer", "shared"} or None, default None
+        What the hidden comparators' thresholds can be (:data:`mtjexplore.network.THRESHOLD_MODES`;
+        see :mod:`mtjexplore.network`): a continuous value per neuron, ``k + 1/2`` unit weights
+        per neuron (extra always-on device pairs plus one half-unit reference per layer; trained
+        with straight-through rounding), or one continuous reference per layer. The forward pass
+        uses the circuit's values and ``weights_`` stores them (attr ``threshold_mode`` when not
+        the default). None: the mode of ``init`` when fine-tuning, else ``"per_neuron"``.
     seed : int or None
     device : torch.device or str, optional
         Where the model, the images and the dies' coefficients live during training (default
@@ -153,7 +162,7 @@ class Trainer:
 
     def __init__(self, config=None, *, method="software", die=None, sampler=None,
                  dies_per_step=2, epochs=20, batch_size=128, lr=1e-2, soft_start=0.0,
-                 loss_cap=None, seed=None, device=None):
+                 loss_cap=None, threshold_mode=None, seed=None, device=None):
         self.config = config
         self.method = method
         self.die = die
@@ -164,6 +173,7 @@ class Trainer:
         self.lr = lr
         self.soft_start = soft_start
         self.loss_cap = loss_cap
+        self.threshold_mode = threshold_mode
         self.seed = seed
         self.device = device
 
@@ -178,6 +188,8 @@ class Trainer:
         if self.loss_cap is not None:
             check_number("loss_cap", self.loss_cap, low=0, low_open=True, hint="or None: no cap")
         _device(self.device)
+        if self.threshold_mode is not None:
+            check_threshold_mode(self.threshold_mode)
         if not isinstance(train, ImageData):
             raise ParameterError(f"train must be an ImageData (from load_mnist); got {type(train).__name__}")
         if self.method == "defect_aware" and self.die is None:
@@ -267,7 +279,10 @@ class Trainer:
         config = self._validate(train)
         device = _device(self.device)
         generator = torch_generator(self.seed)
-        model = _Model(config, generator).to(device)
+        mode = self.threshold_mode
+        if mode is None:
+            mode = "per_neuron" if init is None else threshold_mode_of(init)
+        model = _Model(config, generator, mode).to(device)
         if init is not None:
             model.load(init, config)
         x = torch.tensor(np.asarray(train.x), dtype=torch.float32).to(device)
@@ -321,9 +336,11 @@ class Trainer:
 
     def _export(self, model, config):
         layers = [binarize_weights(p).detach().cpu().numpy() for p in model.latent]
-        thresholds = [p.detach().cpu().numpy() for p in model.thresholds]
+        thresholds = [t.detach().cpu().numpy()
+                      for t in circuit_thresholds(model.thresholds, model.threshold_mode)]
         return weights_dataset(config, layers, thresholds, model.log_scale.exp().item(),
-                               method=self.method, seed=seed_attr(self.seed))
+                               method=self.method, seed=seed_attr(self.seed),
+                               threshold_mode=model.threshold_mode)
 
     def _history(self, losses, epoch_rows, n_batches, stopped):
         epochs = np.array([r[0] for r in epoch_rows], dtype=np.int64)

@@ -10,7 +10,11 @@ logits), ``method`` and ``seed``. Names:
 * ``N`` layers: ``w1 .. wN``, layer ``k`` with dims ``(input | hidden{k-1}_in, hidden{k} | output)``,
   and thresholds ``theta1 .. theta{N-1}`` with dims ``(hidden{k},)``.
 
-The last input row of every ``w`` is its bias row. :func:`network_weights` reads either layout
+The last input row of every ``w`` is its bias row. Weights trained in a threshold mode other than
+the default (:data:`mtjexplore.network.THRESHOLD_MODES`) carry it in attr ``threshold_mode`` (absent:
+``"per_neuron"``, so files written before the modes existed read as they always did); their
+``theta`` already holds what the circuit holds (``k + 1/2``, or one value per layer), and
+:func:`network_weights` projects onto the mode again, so a hand-edited file cannot hold more. :func:`network_weights` reads either layout
 into a :class:`NetworkWeights`, the one object the forward model, training, evaluation and
 remapping pass around.
 """
@@ -26,7 +30,8 @@ import xarray as xr
 from .config import CrossbarConfig
 from .errors import ParameterError
 
-__all__ = ["NetworkWeights", "network_weights", "weights_config", "weights_dataset", "weight_names"]
+__all__ = ["NetworkWeights", "network_weights", "threshold_mode_of", "weights_config", "weights_dataset",
+           "weight_names"]
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,14 @@ def weight_names(n_layers):
             [f"theta{k}" for k in range(1, n_layers)])
 
 
-def weights_dataset(config, layers, thresholds, scale, *, method, seed):
+def weights_dataset(config, layers, thresholds, scale, *, method, seed, threshold_mode="per_neuron"):
     """Wrap ``+-1`` weight matrices (one per layer), thresholds (one per hidden layer) and the
-    output scale into a Dataset (see the module docstring for the names)."""
+    output scale into a Dataset (see the module docstring for the names; ``threshold_mode`` is
+    written to the attrs only when it is not the default ``"per_neuron"``)."""
     from ._version import __version__
+    from .network import check_threshold_mode
 
+    check_threshold_mode(threshold_mode)
     names, ins, outs, thetas = weight_names(config.n_layers)
     data, coords = {}, {}
     for k, (name, d_in, d_out, w) in enumerate(zip(names, ins, outs, layers)):
@@ -102,10 +110,18 @@ def weights_dataset(config, layers, thresholds, scale, *, method, seed):
                       {"long_name": "comparator threshold", "units": "unit weights (G_P - G_AP) x V_read"})
     order = [c for pair in zip(ins, outs) for c in pair]
     coords = {c: coords[c] for c in dict.fromkeys(order)}
-    return xr.Dataset(
-        data, coords=coords,
-        attrs={"kind": "weights", "config": config.to_json(), "method": method,
-               "scale": float(scale), "seed": int(seed), "mtjexplore_version": __version__})
+    attrs = {"kind": "weights", "config": config.to_json(), "method": method,
+             "scale": float(scale), "seed": int(seed), "mtjexplore_version": __version__}
+    if threshold_mode != "per_neuron":
+        attrs["threshold_mode"] = threshold_mode
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def threshold_mode_of(weights):
+    """The threshold mode weights were trained in (attr ``threshold_mode``; default ``"per_neuron"``)."""
+    from .network import check_threshold_mode
+
+    return check_threshold_mode(weights.attrs.get("threshold_mode", "per_neuron"))
 
 
 def _check_weights(weights):
@@ -120,7 +136,8 @@ def network_weights(weights, config=None, *, device=None, dtype=torch.float32):
     Parameters
     ----------
     weights : xarray.Dataset
-        Trained weights (``Trainer.weights_`` or a loaded file, either layout).
+        Trained weights (``Trainer.weights_`` or a loaded file, either layout). Thresholds are
+        projected onto the weights' ``threshold_mode`` (see the module docstring).
     config : CrossbarConfig, optional
         When given, the layer shapes must match it (a leading ``die`` dim, as in per-die
         weight files, then fails: select one die first).
@@ -141,8 +158,14 @@ def network_weights(weights, config=None, *, device=None, dtype=torch.float32):
         if got != expected:
             raise ParameterError(f"weights have layer shapes {got} but the dies' configuration needs "
                                  f"{expected}; train with the same CrossbarConfig")
+    from .network import project_thresholds
+
+    mode = threshold_mode_of(weights)
     tensor = lambda n: torch.from_numpy(weights[n].values.astype(np.float32)).to(device, dtype)  # noqa: E731
-    return NetworkWeights(tuple(tensor(n) for n in names), tuple(tensor(n) for n in thetas),
+    thresholds = [tensor(n) for n in thetas]
+    if mode != "per_neuron":
+        thresholds = project_thresholds(thresholds, mode)
+    return NetworkWeights(tuple(tensor(n) for n in names), tuple(thresholds),
                           float(weights.attrs.get("scale", 1.0)))
 
 
