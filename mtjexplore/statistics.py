@@ -4,7 +4,9 @@ The model (assumptions, since the paper's measured maps are not public):
 
 * Good devices: junction resistances log-normal around ``median_r_p_ohm`` / ``median_r_ap_ohm``
   (default: the config's ``R_P`` / ``R_AP``) with spreads ``spread_p`` / ``spread_ap`` (std of
-  ``ln R``), independently per device and state; the series resistance adds on top.
+  ``ln R``), independently per device; within one device ``ln R_P`` and ``ln R_AP`` have
+  correlation ``spread_correlation`` (default: the config's ``device.spread_correlation``, 0:
+  independent); the series resistance adds on top.
 * Defect counts: dies differ. Each die draws its own rate for every kind from a gamma
   distribution (mean ``mean_counts[kind] / n_devices``, shape ``count_shape[kind]``; ``inf``
   means every die has the same rate), and each device is defective with that probability, so
@@ -41,7 +43,7 @@ from .defects import REGISTRY
 from .errors import DataFileError, MTJExploreError, ParameterError
 
 __all__ = ["KINDS", "SPATIAL_MODELS", "CLUSTER_SHAPES", "DefectStatistics", "load_statistics",
-           "sample_dies"]
+           "measured_spread_correlation", "sample_dies"]
 
 KINDS = DEFECT_KINDS[1:]
 SPATIAL_MODELS = ("independent", "clustered")
@@ -73,6 +75,11 @@ class DefectStatistics:
     spread_p, spread_ap : float or None
         Log-normal spread (std of ``ln R``) of good devices' P / AP junction resistance; None
         takes ``config.device.spread``.
+    spread_correlation : float or None
+        Correlation of ``ln R_P`` and ``ln R_AP`` of one good device, in [-1, 1]; None takes
+        ``config.device.spread_correlation`` (default 0: independent; see
+        :mod:`mtjexplore.config` for the argued value). Saved by :meth:`to_dataset` only when
+        non-zero.
     median_r_p_ohm, median_r_ap_ohm : float or None
         Median junction resistance of good devices in P / AP, ohm (series resistance not
         included); None takes ``config.device.r_p_ohm`` / ``r_ap_ohm``.
@@ -118,6 +125,7 @@ class DefectStatistics:
     count_shape: dict = dataclasses.field(default_factory=dict)
     spread_p: float | None = None
     spread_ap: float | None = None
+    spread_correlation: float | None = None
     median_r_p_ohm: float | None = None
     median_r_ap_ohm: float | None = None
     g_short_s: float | None = None
@@ -144,6 +152,9 @@ class DefectStatistics:
             if name.startswith("median") and value <= 0:
                 raise ParameterError(f"{name} must be > 0 ohm; got {value!r}")
             object.__setattr__(self, name, value)
+        rho = d.spread_correlation if self.spread_correlation is None else self.spread_correlation
+        object.__setattr__(self, "spread_correlation",
+                           _number("spread_correlation", rho, -1.0, 1.0, inclusive_high=True))
         self._check_spatial()
 
     def _check_counts(self):
@@ -189,12 +200,20 @@ class DefectStatistics:
 
     # ------------------------------------------------------------------ sampling
     def healthy_conductances(self, shape, generator, dtype=torch.float32):
-        """``(g_p, g_ap)`` tensors of ``shape`` for good devices: log-normal junctions + series."""
+        """``(g_p, g_ap)`` tensors of ``shape`` for good devices: log-normal junctions + series.
+
+        ``ln R_P`` and ``ln R_AP`` of a device have correlation ``spread_correlation``
+        (``z_ap = rho * z_p + sqrt(1 - rho^2) * z'``; with 0 the draws are those of independent
+        states, bit for bit).
+        """
         r_series = self.config.device.r_series_ohm
-        r_p = self.median_r_p_ohm * torch.exp(
-            self.spread_p * torch.randn(shape, generator=generator, dtype=dtype))
-        r_ap = self.median_r_ap_ohm * torch.exp(
-            self.spread_ap * torch.randn(shape, generator=generator, dtype=dtype))
+        z_p = torch.randn(shape, generator=generator, dtype=dtype)
+        r_p = self.median_r_p_ohm * torch.exp(self.spread_p * z_p)
+        z_ap = torch.randn(shape, generator=generator, dtype=dtype)
+        rho = self.spread_correlation
+        if rho != 0:
+            z_ap = rho * z_p + math.sqrt(1.0 - rho * rho) * z_ap
+        r_ap = self.median_r_ap_ohm * torch.exp(self.spread_ap * z_ap)
         return 1.0 / (r_p + r_series), 1.0 / (r_ap + r_series)
 
     def sample_maps(self, n_dies, generator, dtype=torch.float32, *, device=None):
@@ -310,7 +329,7 @@ class DefectStatistics:
 
     # ------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, ensemble, *, thresholds=None, **options):
+    def fit(cls, ensemble, *, thresholds=None, fit_correlation=False, **options):
         """Estimate the statistics of an ensemble of (measured) dies.
 
         * Per-die counts of each defect kind (from the ``defect`` variable, or from classifying
@@ -321,6 +340,10 @@ class DefectStatistics:
           junction resistance ``R = 1/g - r_series_ohm`` in each state.
         * Shorted / open devices give ``g_short_s`` / ``g_open_s`` (mean over both states;
           the config's value when the ensemble has none).
+        * With ``fit_correlation=True``, ``spread_correlation`` is the measured correlation of
+          ``ln R_P`` and ``ln R_AP`` over the good devices (:func:`measured_spread_correlation`);
+          by default it is the config's (0), so studies fitted before it existed sample the
+          same dies.
 
         Parameters
         ----------
@@ -328,6 +351,8 @@ class DefectStatistics:
             A die or an ensemble (e.g. from :func:`mtjexplore.read_measurements`).
         thresholds : ClassifyThresholds, optional
             Reclassify the maps with these thresholds instead of using ``defect``.
+        fit_correlation : bool, default False
+            Fit ``spread_correlation`` too (see above).
         **options
             Other fields of the result, e.g. ``spatial="clustered"``.
 
@@ -355,6 +380,8 @@ class DefectStatistics:
         fitted = {"mean_counts": means, "count_shape": shapes,
                   **_fit_good(config, g_p, g_ap, codes == DEFECT_CODES["ok"]),
                   **_fit_defective(g_p, g_ap, codes),
+                  **({"spread_correlation": _fit_correlation(config, g_p, g_ap, codes == DEFECT_CODES["ok"])}
+                     if fit_correlation else {}),
                   "provenance": (f"fitted on {codes.shape[0]} dies"
                                  f" ({ens.attrs.get('provenance', 'unknown source')})")}
         return cls(config, **{**fitted, **options})
@@ -376,6 +403,8 @@ class DefectStatistics:
                   "median_r_ap_ohm": ("ohm", "median junction R_AP of good devices"),
                   "g_short_s": ("S", "conductance of a shorted device"),
                   "g_open_s": ("S", "conductance of an open device")}
+        if self.spread_correlation != 0:  # files written before it existed stay identical
+            scalar["spread_correlation"] = ("1", "correlation of ln R_P and ln R_AP of a good device")
         data = {name: ((), getattr(self, name), {"units": u, "long_name": text})
                 for name, (u, text) in scalar.items()}
         data["mean_counts"] = (("kind",), [self.mean_counts[k] for k in KINDS],
@@ -415,6 +444,8 @@ class DefectStatistics:
             mean_counts=_field(ds, "variable", "mean_counts", lambda v: _by_kind(kinds, v)),
             count_shape=_field(ds, "variable", "count_shape", lambda v: _by_kind(kinds, v)),
             **{name: _field(ds, "variable", name, float) for name in _SCALARS},
+            spread_correlation=(_field(ds, "variable", "spread_correlation", float)
+                                if "spread_correlation" in ds.data_vars else 0.0),
             spatial=_field(ds, "attribute", "spatial", _text),
             cluster_fraction=_field(ds, "attribute", "cluster_fraction", float),
             n_clusters=_field(ds, "attribute", "n_clusters", _integer),
@@ -500,6 +531,39 @@ def _fit_good(config, g_p, g_ap, good):
         out[f"median_r_{state}_ohm"] = float(np.exp(log_r.mean()))
         out[f"spread_{state}"] = float(log_r.std(ddof=1)) if log_r.size > 1 else 0.0
     return out
+
+
+def _fit_correlation(config, g_p, g_ap, good):
+    """Correlation of ``ln R_P`` and ``ln R_AP`` (junction only) over the good devices."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p = np.log(1.0 / g_p[good] - config.device.r_series_ohm)
+        log_ap = np.log(1.0 / g_ap[good] - config.device.r_series_ohm)
+    ok = np.isfinite(log_p) & np.isfinite(log_ap)
+    if ok.sum() < 3:
+        raise ParameterError("cannot fit spread_correlation: fewer than 3 good devices with finite "
+                             "junction resistances in both states")
+    return float(np.clip(np.corrcoef(log_p[ok], log_ap[ok])[0, 1], -1.0, 1.0))
+
+
+def measured_spread_correlation(ensemble):
+    """Measured correlation of ``ln R_P`` and ``ln R_AP`` over the good devices of an ensemble.
+
+    The junction resistance is ``1 / g - r_series_ohm`` of the ensemble's device; good devices
+    are those its ``defect`` variable marks ``ok``.
+
+    Examples
+    --------
+    >>> from mtjexplore import paper_config
+    >>> abs(measured_spread_correlation(DefectStatistics(paper_config()).sample(2, seed=0))) < 0.05
+    True
+    """
+    ens = as_ensemble(ensemble)
+    config = config_of(ens)
+    present = config.floorplan.present
+    g_p, g_ap = np.asarray(ens.g_p.values, float), np.asarray(ens.g_ap.values, float)
+    codes = np.asarray(ens.defect.values) if "defect" in ens else classify_maps(config.device, g_p, g_ap, present)
+    good = (codes == DEFECT_CODES["ok"]) & np.broadcast_to(present, codes.shape)
+    return _fit_correlation(config, g_p, g_ap, good)
 
 
 def _fit_defective(g_p, g_ap, codes):
