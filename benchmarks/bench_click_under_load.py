@@ -8,7 +8,8 @@ error at once); each click is a ``mousedown``/``mouseup`` dispatched in the page
 ``MutationObserver``, no polling): the whole path browser -> kernel (paint, evaluate on 10,000
 test images) -> browser. Clicks are ~0.5 s apart, like a person's. First ``--clicks`` clicks
 with nobody training (the reference), then visitors 1-3 press Train (``--epochs`` each, so they
-train throughout) and visitor 0 clicks again. With the machine-wide training queue
+train throughout) and visitor 0 clicks again. Clicking starts once the pools have refilled
+and every kernel is idle. With the machine-wide training queue
 (``MTJEXPLORE_TRAINING_SLOTS`` = cores) some of the three wait for a CPU: their status lines
 are recorded.
 
@@ -83,6 +84,30 @@ async def open_visitor(browser, url, timeout_ms):
     return context, page, round(time.monotonic() - start, 2)
 
 
+async def wait_until_quiet(server, n_kernels, timeout_s=300.0):
+    """Wait until the pools have refilled (``n_kernels`` kernels) and no kernel uses the CPU."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        procs = kernels(server)
+        if len(procs) >= n_kernels:
+            for proc in procs:
+                proc.cpu_percent(interval=None)
+            await asyncio.sleep(1.0)  # a CPU sample needs an interval; a measurement, not a sync
+            busy = 0.0
+            for proc in procs:
+                try:
+                    busy += proc.cpu_percent(interval=None)
+                except psutil.NoSuchProcess:
+                    pass
+            if busy < 10.0:
+                return round(timeout_s - (deadline - time.monotonic()), 1)
+        else:
+            await asyncio.sleep(0.5)
+    raise TimeoutError(f"the server's kernels did not settle within {timeout_s} s")
+
+
 async def clicks(page, cells, timeout_ms=5000, pause_s=0.5):
     """Latency (ms) of each click, None where the label did not change within the timeout."""
     await page.locator(".crossbar-figure").first.scroll_into_view_if_needed()
@@ -110,7 +135,14 @@ def stats(values):
             "p90_ms": round(p90, 1), "max_ms": round(got[-1], 1), "all_ms": [round(v, 1) for v in got]}
 
 
-async def run(server, n_clicks, epochs, timeout_ms):
+async def freeze(page):
+    """Freeze a page's scripts (Chrome DevTools ``Page.setWebLifecycleState``): its redraws then
+    cost this machine nothing, as a student's browser on their own computer would."""
+    session = await page.context.new_cdp_session(page)
+    await session.send("Page.setWebLifecycleState", {"state": "frozen"})
+
+
+async def run(server, n_clicks, epochs, timeout_ms, freeze_trainers=False):
     from playwright.async_api import async_playwright
 
     # distinct output-layer cells (rows 0-90, columns 180-199) for the two phases
@@ -121,15 +153,25 @@ async def run(server, n_clicks, epochs, timeout_ms):
         opened = await asyncio.gather(*(open_visitor(browser, server.app_url("explorer"), timeout_ms)
                                         for _ in range(4)))
         pages = [page for _, page, _ in opened]
+        settled_s = await wait_until_quiet(server, 4 + 2 * 4)  # 4 visitors, both pools refilled
         load = {"load_avg_1min_before_idle": round(os.getloadavg()[0], 2)}
         idle = await clicks(pages[0], idle_cells)
         for page in pages[1:]:
             await start_training(page, epochs)
+            if freeze_trainers:
+                await page.locator(".training-status").first.wait_for(state="visible")
         await asyncio.sleep(3.0)  # let the runs get going (their first steps) before measuring
         statuses = [await p.locator(".training-status").first.inner_text() for p in pages[1:]]
+        if freeze_trainers:
+            for page in pages[1:]:
+                await freeze(page)
         load["load_avg_1min_before_loaded"] = round(os.getloadavg()[0], 2)
         loaded = await clicks(pages[0], load_cells)
         load["load_avg_1min_after_loaded"] = round(os.getloadavg()[0], 2)
+        if freeze_trainers:
+            for page in pages[1:]:
+                session = await page.context.new_cdp_session(page)
+                await session.send("Page.setWebLifecycleState", {"state": "active"})
         statuses_after = [await p.locator(".training-status").first.inner_text() for p in pages[1:]]
         kernel_memory = memory(kernels(server))
         for page in pages[1:]:
@@ -137,7 +179,8 @@ async def run(server, n_clicks, epochs, timeout_ms):
         for context, _, _ in opened:
             await context.close()
         await browser.close()
-    return {"visitors_interactive_s": [s for _, _, s in opened], "load_avg": load,
+    return {"visitors_interactive_s": [s for _, _, s in opened], "kernels_settled_after_s": settled_s,
+            "load_avg": load,
             "idle": stats(idle), "while_3_train": stats(loaded),
             "training_status_at_start": statuses, "training_status_at_end": statuses_after,
             "kernel_memory_during_training": kernel_memory}
@@ -148,16 +191,21 @@ def main(argv=None):
     parser.add_argument("--clicks", type=int, default=30, help="clicks per phase (at most 30)")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of each of the 3 training runs")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--freeze-trainers", action="store_true",
+                        help="freeze the 3 training pages while visitor 0 clicks (their browsers "
+                             "would be on other computers)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "click_under_load.json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         server = AppServer(port=0, preheat=4, log_path=Path(tmp) / "voila.log", log_level="INFO")
         with server:
             wait_for_spares(server, 4, args.timeout)
-            result = asyncio.run(run(server, min(args.clicks, 30), args.epochs, int(args.timeout * 1000)))
+            result = asyncio.run(run(server, min(args.clicks, 30), args.epochs, int(args.timeout * 1000),
+                                     args.freeze_trainers))
     result = {"benchmark": "click -> error label in the browser, alone and while 3 other sessions train",
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "cpus": os.cpu_count(), "training_slots": os.environ.get("MTJEXPLORE_TRAINING_SLOTS", "cores"),
+              "training_pages_frozen_while_clicking": args.freeze_trainers,
               **result}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

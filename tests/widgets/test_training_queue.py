@@ -2,6 +2,7 @@
 
 import threading
 
+import numpy as np
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -94,3 +95,12 @@ def test_without_a_queue_a_panel_starts_at_once(data_2000, monkeypatch):
     assert panel.cpu_queue is None
     monkeypatch.setenv("MTJEXPLORE_TRAINING_SLOTS", "1")
     assert _panel(data_2000, False).cpu_queue is None
+
+
+def test_a_long_loss_curve_is_thinned_evenly_and_keeps_its_last_point():
+    from mtjexplore.widgets.training_panel import MAX_CURVE_POINTS, _thin
+
+    assert list(_thin(range(10))) == list(range(10))
+    long = _thin(np.arange(9_401))
+    assert len(long) <= MAX_CURVE_POINTS + 1 and long[0] == 0 and long[-1] == 9_400
+    assert len(set(np.diff(long[:-1]))) == 1  # evenly spaced before the last point
