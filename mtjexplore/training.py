@@ -128,7 +128,10 @@ class Trainer:
         per neuron (extra always-on device pairs plus one half-unit reference per layer; trained
         with straight-through rounding), or one continuous reference per layer. The forward pass
         uses the circuit's values and ``weights_`` stores them (attr ``threshold_mode`` when not
-        the default). None: the mode of ``init`` when fine-tuning, else ``"per_neuron"``.
+        the default). None: the mode of ``init`` when fine-tuning, else ``"per_neuron"``. The
+        argued default is ``"half_integer"`` (what a circuit of device rows holds, at no measured
+        cost; see :mod:`mtjexplore.network` and ``docs/results/threshold_modes.md``); it stays
+        ``"per_neuron"`` until the committed study is regenerated.
     seed : int or None
     device : torch.device or str, optional
         Where the model, the images and the dies' coefficients live during training (default
