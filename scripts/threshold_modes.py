@@ -279,6 +279,15 @@ def correlation_main(args, data, dies, stats, settings, log):
                      f"{pct(a.mean())} ± {100 * se(a):.2f} ({pct(a.max())}) | "
                      f"{pct(b.mean())} ± {100 * se(b):.2f} ({pct(b.max())}) | "
                      f"{100 * d.mean():+.3f} % ± {100 * se(d):.3f} |")
+    effect = []
+    for r in (0.0, rho):  # training at rho minus training at 0, per seed, on dies with correlation r
+        d = [100 * (err[f"statistics_aware (seed {k}, trained at {rho:g})", r].mean()
+                    - err[f"statistics_aware (seed {k}, trained at 0)", r].mean()) for k in args.retrain_seeds or []]
+        if d:
+            effect.append(f"on dies with correlation {r:g}: " + ", ".join(f"{v:+.2f} %" for v in d) +
+                          f" (mean {np.mean(d):+.2f} %" + (f" ± {np.std(d, ddof=1):.2f} s.d.)" if len(d) > 1 else ")"))
+    effect_text = ([f"Training at correlation {rho:g} instead of 0 (same seed, same software start), per seed "
+                    f"{args.retrain_seeds}: " + "; ".join(effect) + ".", ""] if effect else [])
     text = "\n".join([
         "# Correlated P/AP spread of one junction", "",
         f"Device: {stats.config.device.describe()}. {args.n_corr} dies sampled from the statistics "
@@ -291,7 +300,7 @@ def correlation_main(args, data, dies, stats, settings, log):
            "seed 0 and correlation 0 that is the committed study's training)" if args.retrain_seeds else "") +
         ". Errors on the 10,000 test images (ties as a random tie-break). Made by "
         f"`scripts/threshold_modes.py --correlation {rho:g}`.", "",
-        *lines, "",
+        *lines, "", *effect_text,
         f"Measured correlation of ln R_P and ln R_AP over the good devices of the 36 reference dies: "
         f"{measured:+.4f} (they were generated with independent draws; `DefectStatistics.fit(..., "
         "fit_correlation=True)` would return it).", "",
