@@ -33,8 +33,9 @@ as a linear assignment):
 
 The ideal network and the die network at a placement are run by the one forward model,
 :func:`mtjexplore.network.forward` (on the placement's effective weights); the cost tables are
-this module's own estimates. Remapping is defined for two-layer networks (one hidden layer): for
-deeper networks :func:`remap` raises a :class:`~mtjexplore.errors.ParameterError`. Everything
+this module's own estimates. In a network with more than one hidden layer the last hidden layer
+and the output layer are placed ("layer 1" and "layer 2" above): the earlier layers keep their
+placement and their activations are computed on the die, as the inputs of the last two. Everything
 runs on ``device`` (default CPU).
 """
 
@@ -131,7 +132,7 @@ def _hungarian(cost):
 # ------------------------------------------------------------------ the result
 @dataclass(frozen=True, eq=False)
 class Remapping:
-    """Where a die holds each neuron of a trained two-layer network.
+    """Where a die holds each neuron of a trained network's last hidden layer and its outputs.
 
     Parameters
     ----------
@@ -159,7 +160,7 @@ class Remapping:
     error_after: float = float("nan")
 
     def __post_init__(self):
-        sizes = {"hidden": self.config.n_hidden, "output": self.config.n_outputs}
+        sizes = {"hidden": _last_hidden(self.config), "output": self.config.n_outputs}
         for part, n in sizes.items():
             slot = np.asarray(getattr(self, f"{part}_slot"), dtype=np.int64)
             swap = np.asarray(getattr(self, f"{part}_swap"), dtype=bool)
@@ -172,12 +173,12 @@ class Remapping:
     @classmethod
     def identity(cls, config):
         """The default placement (every neuron in its own pair, nothing swapped)."""
-        h, o = config.n_hidden, config.n_outputs
+        h, o = _last_hidden(config), config.n_outputs
         return cls(config, np.arange(h), np.zeros(h, bool), np.arange(o), np.zeros(o, bool))
 
     @property
     def is_identity(self):
-        return (np.array_equal(self.hidden_slot, np.arange(self.config.n_hidden))
+        return (np.array_equal(self.hidden_slot, np.arange(_last_hidden(self.config)))
                 and np.array_equal(self.output_slot, np.arange(self.config.n_outputs))
                 and not self.hidden_swap.any() and not self.output_swap.any())
 
@@ -198,7 +199,7 @@ class Remapping:
         attrs = {"kind": "remapping", "config": self.config.to_json()}
         attrs.update({k: float(getattr(self, k)) for k in
                       ("loss_before", "loss_after", "error_before", "error_after")})
-        return xr.Dataset(data, coords={"hidden": np.arange(self.config.n_hidden),
+        return xr.Dataset(data, coords={"hidden": np.arange(_last_hidden(self.config)),
                                         "output": np.arange(self.config.n_outputs)}, attrs=attrs)
 
     @classmethod
@@ -210,9 +211,17 @@ class Remapping:
                    **{k: float(ds.attrs.get(k, np.nan)) for k in keys})
 
 
+def _last_hidden(config):
+    """Neurons of the hidden layer that remapping places (the last one)."""
+    return config.layer_sizes[-2]
+
+
 def remapped_floorplan(floorplan, hidden_slot, hidden_swap, output_slot, output_swap):
     """Floorplan with hidden neuron ``j`` on slot ``hidden_slot[j]`` (its layer-1 column pair and
     its layer-2 row move together) and output ``k`` on layer-2 column pair ``output_slot[k]``.
+
+    In a deeper network "layer 1" and "layer 2" are the last two layers (the last hidden layer and
+    the output layer); earlier layers keep their placement.
 
     Examples
     --------
@@ -223,14 +232,15 @@ def remapped_floorplan(floorplan, hidden_slot, hidden_swap, output_slot, output_
     >>> new.locate(*fp.position(0, 5, 89, "+")), new.locate(*fp.position(1, 89, 0, "+"))
     ((0, 5, 0, '+'), (1, 0, 0, '-'))
     """
-    if floorplan.n_layers != 2 or floorplan.layer_shape(1)[0] != len(hidden_slot) + 1:
-        raise ParameterError("remapping needs a two-layer floorplan whose layer-2 rows are the "
-                             "hidden neurons plus one bias row")
-    fp = floorplan.remapped(0, hidden_slot, hidden_swap)
+    hid, out = floorplan.n_layers - 2, floorplan.n_layers - 1
+    if hid < 0 or floorplan.layer_shape(out)[0] != len(hidden_slot) + 1:
+        raise ParameterError("remapping needs a floorplan whose last layer's rows are the last "
+                             "hidden layer's neurons plus one bias row")
+    fp = floorplan.remapped(hid, hidden_slot, hidden_swap)
     rows, cols = list(fp.rows), list(fp.cols)
     order = np.append(np.asarray(hidden_slot), len(hidden_slot))  # the bias row stays
-    rows[1], cols[1] = rows[1][order], cols[1][order]
-    return Floorplan(fp.shape, tuple(rows), tuple(cols), fp.tile_shape).remapped(1, output_slot, output_swap)
+    rows[out], cols[out] = rows[out][order], cols[out][order]
+    return Floorplan(fp.shape, tuple(rows), tuple(cols), fp.tile_shape).remapped(out, output_slot, output_swap)
 
 
 # ------------------------------------------------------------------ costs
@@ -368,10 +378,6 @@ def _die_loss(pb, placement):
 # ------------------------------------------------------------------ the search
 def _problem(weights, die, data, n_images, seed, device):
     config = weights_config(weights)
-    if config.n_layers != 2:
-        raise ParameterError(f"remap places the neurons of two-layer networks (one hidden layer); "
-                             f"these weights have {config.n_layers} layers {config.layer_sizes}. "
-                             "Evaluate deeper networks at the default placement")
     die = as_ensemble(die)
     if die.sizes["die"] != 1:
         raise ParameterError(f"remap takes one die; got an ensemble of {die.sizes['die']} "
@@ -384,14 +390,18 @@ def _problem(weights, die, data, n_images, seed, device):
         data = data.subset(n_images, seed=seed)
     net = network_weights(weights, config, device=device)
     fp = config.floorplan
-    flipped = fp.remapped(0, None, np.ones(config.n_hidden, bool)).remapped(
-        1, None, np.ones(config.n_outputs, bool))
+    hid, out = config.n_layers - 2, config.n_layers - 1
+    flipped = fp.remapped(hid, None, np.ones(_last_hidden(config), bool)).remapped(
+        out, None, np.ones(config.n_outputs, bool))
     coeffs = [die_coefficients(die, floorplan=f, device=device) for f in (fp, flipped)]
     stack = lambda name, layer: torch.stack([getattr(c, name)[layer][0] for c in coeffs])  # noqa: E731
     x1 = F.pad(torch.tensor(np.asarray(data.x), dtype=torch.float32), (0, 1), value=1.0).to(device)
+    for layer in range(hid):  # deeper networks: earlier layers at their own placement, on the die
+        w_eff = coeffs[0].a[layer][0] + coeffs[0].b[layer][0] * net.layers[layer]
+        x1 = F.pad((x1 @ w_eff > net.thresholds[layer]).float(), (0, 1), value=1.0)
     y = torch.tensor(np.asarray(data.y), dtype=torch.int64).to(device)
-    return _Problem(x1, y, *net.layers, *net.thresholds, net.scale,
-                    stack("a", 0), stack("b", 0), stack("a", 1), stack("b", 1))
+    return _Problem(x1, y, net.layers[hid], net.layers[out], net.thresholds[hid], net.scale,
+                    stack("a", hid), stack("b", hid), stack("a", out), stack("b", out))
 
 
 def _assign(cost, swap):

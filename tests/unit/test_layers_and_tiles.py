@@ -156,13 +156,27 @@ def test_evaluate_chunk_matches_forward_for_three_layers():
     np.testing.assert_allclose(error.numpy(), reference.numpy(), atol=2 / 300)
 
 
-def test_remap_names_its_two_layer_limit():
-    from mtjexplore.remap import remap
+def test_remap_places_the_last_two_layers_of_a_deeper_network():
+    # Three layers on several tiles: remapping moves the last hidden layer and the outputs; its
+    # reported error after is what evaluate gives with its floorplan, and it never does worse.
+    from mtjexplore.remap import Remapping, remap
 
-    train, _ = mx.load_mnist(size=4, n_train=50, n_test=10)
-    cfg = mx.CrossbarConfig(layer_sizes=(16, 12, 8, 4), tile_shape=(7, 10))
-    with pytest.raises(mx.ParameterError, match="remap places the neurons of two-layer networks"):
-        remap(random_weights(cfg), mx.ideal_die(cfg), train)
+    train, _ = mx.load_mnist(size=4, n_train=300, n_test=10)
+    cfg = mx.CrossbarConfig(layer_sizes=(16, 12, 8, 10), tile_shape=(7, 10))
+    weights = mx.Trainer(cfg, epochs=2, seed=0).fit(train).weights_
+    die = mx.DefectStatistics(cfg, {"short": 6}).sample(1, seed=1).isel(die=0)
+    r = remap(weights, die, train, n_images=300, n_rounds=2)
+    assert r.hidden_slot.shape == (8,) and r.output_slot.shape == (10,)
+    assert r.loss_after <= r.loss_before
+    before = float(mx.evaluate(weights, die, train).error[0])
+    after = float(mx.evaluate(weights, die, train, floorplans=r.floorplan).error[0])
+    assert before == pytest.approx(r.error_before, abs=1e-9)
+    assert after == pytest.approx(r.error_after, abs=1e-9)
+    fp = cfg.floorplan
+    for layer in (0, 1):  # the earlier layers keep their placement
+        np.testing.assert_array_equal(r.floorplan.rows[layer][..., :], fp.rows[layer])
+    ident = Remapping.identity(cfg)
+    np.testing.assert_array_equal(ident.floorplan.cols[2], fp.cols[2])
 
 
 def test_statistics_rescale_keeps_per_device_rates():

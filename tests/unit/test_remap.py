@@ -105,9 +105,9 @@ def test_evaluate_rejects_the_wrong_number_of_floorplans(quick_weights, mnist_sm
         mx.evaluate(quick_weights, ens, test, floorplans=[CFG.floorplan] * 2)
 
 
-def test_remapped_floorplan_needs_a_two_layer_network():
+def test_remapped_floorplan_needs_the_last_hidden_layer_as_the_last_rows():
     small = mx.CrossbarConfig(n_inputs=4, n_hidden=3, n_outputs=2)
-    with pytest.raises(ParameterError, match="hidden neurons plus one bias row"):
+    with pytest.raises(ParameterError, match="neurons plus one bias row"):
         remapped_floorplan(small.floorplan, np.arange(5), np.zeros(5, bool), np.arange(2), np.zeros(2, bool))
 
 
