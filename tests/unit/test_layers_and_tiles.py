@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import mtjexplore as mx
-from mtjexplore.evaluation import data_tensors, evaluate_tensors, ideal_coefficients
+from mtjexplore.evaluation import ideal_coefficients
 from mtjexplore.floorplan import Floorplan
 from mtjexplore.network import die_coefficients, evaluate_chunk, forward, tie_error
 from mtjexplore.weights import NetworkWeights, network_weights, weights_dataset
