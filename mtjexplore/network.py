@@ -48,10 +48,11 @@ sees exactly what the circuit holds.
   comparators (one trimmed reference per layer).
 
 **Which should be the default.** ``half_integer``: it is what a circuit built of the die's own
-device pairs plus one reference per layer holds (2 extra rows in the paper's layer 1, |k| <= 2:
-360 MTJs, 1.8 % of the die), written like the weights rather than trimmed, and retrained it costs
-nothing measurable (statistics-aware 8.24 % / 8.27 % on the 36 / 500 dies against 8.48 % /
-8.62 % per neuron; one seed, ``docs/results/threshold_modes.md``). ``per_neuron`` needs a trimmed
+device pairs plus one reference per layer holds (2-3 extra rows in the paper's layer 1,
+|k| <= 2-3: 360-540 MTJs, 1.8-2.7 % of the die), written like the weights rather than trimmed,
+and retrained it costs nothing beyond the seed-to-seed spread (statistics-aware minus per-neuron
+on the 36 / 500 dies: -0.23 / -0.35 % at seed 0, +0.09 / +0.20 % at seed 1;
+``docs/results/threshold_modes.md``). ``per_neuron`` needs a trimmed
 analog reference per column, and on ideal devices its continuous values decide as
 ``floor(theta) + 1/2`` anyway. The default stays ``"per_neuron"`` until the committed study is
 regenerated (changing it changes every committed number).
