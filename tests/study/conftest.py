@@ -1,9 +1,10 @@
 """The full reproduction (36 reference dies, full MNIST), run once per test session.
 
-Both ``test_accuracy.py`` (the study's claims) and ``test_committed_results.py`` (every number
-identical to ``docs/results/results.nc``) read it. It runs with one torch thread, as
-``scripts/regenerate_results.sh`` ran the committed study (see ``test_committed_results.py`` for
-why the thread count matters).
+``test_committed_results.py`` (the study's claims, and every number identical to
+``docs/results/results.nc``) reads it; keep every test that needs it in that one file, since under
+``--dist loadfile`` another file may go to another worker, which would run the study again. It
+runs with one torch thread, as ``scripts/regenerate_results.sh`` ran the committed study (see
+``test_committed_results.py`` for why the thread count matters).
 """
 
 import pytest
