@@ -1,7 +1,6 @@
 """A three-layer network (14x14 -> 128 -> 64 -> 10) across five 101 x 200 tiles, trained with all
 three methods and evaluated on sampled dies (issue 11; the full run: scripts/deeper_network.py)."""
 
-import numpy as np
 import pytest
 
 import mtjexplore as mx
