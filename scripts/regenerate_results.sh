@@ -5,8 +5,15 @@
 #   2. mtjexplore/data/app_weights.nc   the apps' weights and results, copied from that study
 #                               (mtjexplore.study.app_data.build_app_data: nothing retrained)
 #   3. docs/results/short_strength/     every method against the read-path resistance
-#   4. docs/results/defect_aware_fresh/ defect-aware on 100 fresh and 100 double-density dies
-# Same seeds, same numbers (one torch thread everywhere: reproducible, and fastest on a shared 2-core machine).
+#   4. docs/results/defect_aware_fresh/ defect-aware on 200 fresh and 200 double-density dies
+#   5. docs/results/seeds/              the study for training seeds 1 and 2, and the spread over seeds
+#   6. docs/results/fresh_dies_all_methods/  all five methods on the same 500 fresh dies
+#   7. docs/results/threshold_modes*, spread_correlation.md   the study retrained in each threshold
+#                               mode (seeds 0 and 1) and the correlated P/AP spread comparison
+#   8. docs/results/deeper/             a three-layer network on tiles against the two-layer one
+# Same seeds, same numbers (one torch thread per process: reproducible). Steps 4 and 6 run dies in
+# parallel processes (WORKERS, default: the number of cores; the numbers do not depend on it).
+# On 2 cores steps 1-3 take ~1 h and all of it several hours; steps 4 and 6 took 2 min on 16 cores.
 # Usage: scripts/regenerate_results.sh [PYTHON]   (default: python on PATH)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,15 +24,26 @@ PY="${1:-python}"
 "$PY" scripts/make_app_weights.py --study docs/results --overwrite
 # 3: the study's own point (1.8 kOhm, seed 0, all five methods) is reused; the other resistances
 # run unaware, remapped and statistics-aware (seed 0, with and without remapping); the default
-# adds statistics-aware seeds 1 and 2. Defect-aware runs at the default only (runtime: see
-# docs/results/short_strength/summary.md).
+# and 1.5 kOhm add statistics-aware seeds 1 and 2. Defect-aware runs at every resistance.
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 "$PY" scripts/short_strength.py --out "$TMP/grid" --threads 1 --software docs/results/weights/software.nc \
-    --r-series 750 4500 250 1000 500 3000 --seeds 0 \
-    --methods software remapped statistics_aware statistics_aware_remapped
+    --r-series 750 4500 250 1000 500 1500 3000 --seeds 0 \
+    --methods software defect_aware remapped statistics_aware statistics_aware_remapped
 "$PY" scripts/short_strength.py --out "$TMP/seeds" --threads 1 --software docs/results/weights/software.nc \
-    --r-series 1800 --seeds 1 2 --methods statistics_aware statistics_aware_remapped
+    --r-series 1500 1800 --seeds 1 2 --methods statistics_aware statistics_aware_remapped
 "$PY" scripts/short_strength.py --out docs/results/short_strength --overwrite \
     --merge study:docs/results "$TMP/grid/results.nc" "$TMP/seeds/results.nc"
-"$PY" scripts/defect_aware_fresh.py --n 100 --out docs/results/defect_aware_fresh
+WORKERS="${WORKERS:-$(nproc)}"
+"$PY" scripts/defect_aware_fresh.py --n 200 --workers "$WORKERS" --out docs/results/defect_aware_fresh
+for s in 1 2; do
+    "$PY" -m mtjexplore.cli reproduce --seed "$s" --out "docs/results/seeds/seed$s" --overwrite --no-progress
+done
+"$PY" scripts/seed_spread.py docs/results docs/results/seeds/seed1 docs/results/seeds/seed2 \
+    --out docs/results/seeds/summary.md
+"$PY" scripts/fresh_dies_all_methods.py --n 500 --workers "$WORKERS" --out docs/results/fresh_dies_all_methods
+"$PY" scripts/threshold_modes.py --seed 1 --study docs/results/seeds/seed1 \
+    --out docs/results/threshold_modes/seed1 --md docs/results/threshold_modes/seed1/threshold_modes.md
+"$PY" scripts/threshold_modes.py   # seed 0; its .md gathers the seed-1 run above
+"$PY" scripts/threshold_modes.py --correlation 0.9 --retrain-seeds 0 1 2 3
+"$PY" scripts/deeper_network.py --out docs/results/deeper

@@ -204,7 +204,7 @@ def other_seeds(out):
 
 def report(by_seed, extra):
     """The .md text: ``by_seed`` maps training seeds to their errors (the first is tabled)."""
-    errors = next(iter(by_seed.values()))
+    seed, errors = next(iter(by_seed.items()))
     notes = []
     for mode, info in extra.items():
         if mode == "half_integer":
@@ -230,7 +230,7 @@ def report(by_seed, extra):
         f"Device: {mx.config.paper_device().describe()}. Software recipe from scratch on all of "
         "MNIST, then the statistics-aware recipe, in each threshold mode "
         "(`Trainer(threshold_mode=...)`, see `mtjexplore/network.py`), with the study's seeds "
-        "(seed 0). Errors on the 10,000 test images (ties as a random tie-break); gap = mean "
+        f"(seed {seed}). Errors on the 10,000 test images (ties as a random tie-break); gap = mean "
         "minus the same mode's software error on ideal devices. 36 dies: the reference dies; 500 "
         "fresh dies: the study's sensitivity dies (sampled from the statistics fitted to the 36). "
         "The per_neuron rows are the committed study (`docs/results/results.nc`). Made by "
