@@ -1,7 +1,9 @@
 """The server side of ``mtjexplore app``: Voilà with what serving a class needs.
 
-``python -m mtjexplore.serve ROOT --Voila.port=N ...`` runs :class:`ClassroomVoila`, a Voilà
-application with, on top of Voilà 0.5:
+``python -m mtjexplore.serve ROOT --Voila.port=N ...`` runs
+:class:`~mtjexplore.widgets.voila_server.ClassroomVoila`, a Voilà application (in
+:mod:`mtjexplore.widgets`, the one place that imports widget and Voilà libraries) with, on top of
+Voilà 0.5:
 
 * a Host allow-list (DNS rebinding) and an Origin check for websockets (:mod:`.guard`);
 * a cap on the kernels that serve visitors: past it a page says "the server is full" (HTTP 503);
@@ -14,6 +16,6 @@ application with, on top of Voilà 0.5:
   jsdelivr, and the mermaid loader (cdnjs) is left out; maths is typeset by the MathJax 3 in
   Voilà's bundle (a browser test checks that no request leaves the server).
 
-:mod:`mtjexplore.serve.appserver` builds the command; this package is imported only in that child
-process (it imports Voilà), never by ``import mtjexplore``.
+:mod:`mtjexplore.serve.appserver` builds the command and :mod:`.cpu_queue` shares the CPU between
+training runs; neither imports Voilà, which only the child process loads.
 """

@@ -59,4 +59,4 @@ def test_is_loopback(ip, loopback):
 
 
 def test_the_guard_does_not_import_voila():
-    assert "voila" not in sys.modules or "mtjexplore.serve.voila_app" in sys.modules
+    assert "voila" not in sys.modules or "mtjexplore.widgets.voila_server" in sys.modules

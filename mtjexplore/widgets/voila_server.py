@@ -1,7 +1,8 @@
 """:class:`ClassroomVoila`: Voilà 0.5 with a Host allow-list, a kernel cap and a quiet, offline page.
 
 Run by :mod:`mtjexplore.serve.appserver` as ``python -m mtjexplore.serve ROOT --Trait=value ...``; see
-the package docstring for what it adds. Options of its own (besides every Voilà option):
+:mod:`mtjexplore.serve` for what it adds. It lives with the widgets because it imports Voilà: the
+rest of the package, :mod:`mtjexplore.serve` included, imports no widget or Voilà library. Options of its own (besides every Voilà option):
 
 ``ClassroomVoila.allow_hosts``
     Host names answered besides the loopback names (``*``: any; behind a proxy that checks).
@@ -24,7 +25,7 @@ from traitlets import Int, Unicode
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
-from . import guard
+from ..serve import guard
 
 # The page extends Voilà's lab template without its two Font Awesome <link>s to jsdelivr (Voilà's
 # own bundle, voila-style.js, already carries Font Awesome 5 with its fonts) and without the
