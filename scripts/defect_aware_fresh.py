@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 import mtjexplore as mx  # noqa: E402
 from mtjexplore.study import reproduce  # noqa: E402
 from mtjexplore.study import layout  # noqa: E402
+from mtjexplore.study.workers import process_map  # noqa: E402
 
 ENSEMBLES = ("fresh", "double_density")
 
@@ -70,21 +71,11 @@ def run(software, n, seed, settings, workers=1):
         dies = st.sample(n, reproduce.derive_seed(seed, "fresh_dies", ENSEMBLES[e]))
         shorts[e] = mx.defect_counts(dies).sel(kind="short").values
         tasks += [(e, k, dies.isel(die=[k]), seed) for k in range(n)]
-    if workers > 1:
-        import concurrent.futures
-        import multiprocessing
-
-        pool = concurrent.futures.ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
-                                                      initializer=_init_worker, initargs=(software, settings))
-        results = pool.map(_one_die, tasks, chunksize=1)
-    else:
-        pool, results = None, map(_one_die, tasks)
-    for e, k, err, r in results:
-        error[e, k], rounds[e, k] = err, r
-        print(f"{ENSEMBLES[e]} die {k}: {int(shorts[e, k])} shorts, error {100 * err:.2f} %, rounds {r}",
-              flush=True)
-    if pool is not None:
-        pool.shutdown()
+    with process_map(workers, _init_worker, (software, settings)) as pmap:
+        for e, k, err, r in pmap(_one_die, tasks):
+            error[e, k], rounds[e, k] = err, r
+            print(f"{ENSEMBLES[e]} die {k}: {int(shorts[e, k])} shorts, error {100 * err:.2f} %, rounds {r}",
+                  flush=True)
     return xr.Dataset(
         {"error": (("ensemble", "die"), error, {"long_name": "defect-aware test error", "units": "1"}),
          "rounds": (("ensemble", "die"), rounds),

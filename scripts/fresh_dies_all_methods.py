@@ -34,6 +34,7 @@ import mtjexplore as mx  # noqa: E402
 from mtjexplore.methods import REGISTRY  # noqa: E402
 from mtjexplore.remap import remap  # noqa: E402
 from mtjexplore.study import layout, reproduce  # noqa: E402
+from mtjexplore.study.workers import process_map  # noqa: E402
 
 METHODS = tuple(m.name for m in REGISTRY)
 _WORKER = {}
@@ -107,28 +108,18 @@ def main(argv=None):
     base = float(mx.evaluate(_WORKER["weights"]["software"], None, _WORKER["test"]).error)
     error, done = np.full((len(METHODS), args.n), np.nan), np.zeros(args.n, dtype=np.int8)
     tasks = [(k, dies.isel(die=[k]), args.seed) for k in range(args.n)]
-    if args.workers > 1:
-        import concurrent.futures
-        import multiprocessing
-
-        pool = concurrent.futures.ProcessPoolExecutor(args.workers, multiprocessing.get_context("spawn"),
-                                                      initializer=_init_worker, initargs=(args.study, settings))
-        results = pool.map(_one_die, tasks, chunksize=1)
-    else:
-        pool, results = None, map(_one_die, tasks)
     args.out.mkdir(parents=True, exist_ok=True)
-    for n_done, (k, out) in enumerate(results, start=1):
-        for m, value in out.items():
-            error[METHODS.index(m), k] = value
-        done[k] = 1
-        print(f"die {k}: " + ", ".join(f"{m} {100 * v:.2f} %" for m, v in out.items()), flush=True)
-        if n_done % args.save_every == 0 or n_done == args.n:
-            res = _dataset(error, done, base, args.seed)
-            res.attrs["total_s"] = round(time.perf_counter() - start, 1)
-            res.to_netcdf(args.out / "partial.nc")
-            (args.out / "summary.md").write_text(summary(res))
-    if pool is not None:
-        pool.shutdown()
+    with process_map(args.workers, _init_worker, (args.study, settings)) as pmap:
+        for n_done, (k, out) in enumerate(pmap(_one_die, tasks), start=1):
+            for m, value in out.items():
+                error[METHODS.index(m), k] = value
+            done[k] = 1
+            print(f"die {k}: " + ", ".join(f"{m} {100 * v:.2f} %" for m, v in out.items()), flush=True)
+            if n_done % args.save_every == 0 or n_done == args.n:
+                res = _dataset(error, done, base, args.seed)
+                res.attrs["total_s"] = round(time.perf_counter() - start, 1)
+                res.to_netcdf(args.out / "partial.nc")
+                (args.out / "summary.md").write_text(summary(res))
     res = _dataset(error, done, base, args.seed)
     res.attrs["total_s"] = round(time.perf_counter() - start, 1)
     text = summary(res)
