@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["check_bool", "check_choice", "check_int", "check_number", "is_number"]
+__all__ = ["check_bool", "check_choice", "check_device", "check_int", "check_number", "is_number"]
 
 
 def _fail(name, rule, value, hint):
@@ -97,3 +97,20 @@ def check_choice(name, value, choices, *, hint=""):
     if not any(type(value) is type(c) and value == c for c in choices):
         _fail(name, "one of " + ", ".join(repr(c) for c in choices), value, hint)
     return value
+
+
+def check_device(device):
+    """``torch.device`` from None (CPU), a string or a device; a ParameterError otherwise."""
+    import torch
+
+    if device is None:
+        return torch.device("cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ParameterError(f"device must be a torch device or its name ('cpu', 'cuda', "
+                             f"'cuda:1'); got {device!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"device={str(device)!r} but this torch ({torch.__version__}) sees no "
+                             "CUDA GPU; use device='cpu' or install a CUDA build of torch")
+    return device

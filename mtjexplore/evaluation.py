@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ._check import check_int
+from ._check import check_device, check_int
 from ._rng import seed_attr, torch_generator
 from .datasets import ImageData
 from .die import as_ensemble, config_of, defect_counts
@@ -40,21 +40,6 @@ def ideal_coefficients(config, *, device=None):
 IMAGE_BLOCK = 2048  # images per block: keeps a block's hidden currents in cache (see benchmarks/)
 
 
-def _device(device):
-    """``torch.device`` from None (CPU), a string or a device; a ParameterError otherwise."""
-    if device is None:
-        return torch.device("cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ParameterError(f"device must be a torch device or its name ('cpu', 'cuda', "
-                             f"'cuda:1'); got {device!r}") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ParameterError(f"device={str(device)!r} but this torch ({torch.__version__}) sees no "
-                             "CUDA GPU; use device='cpu' or install a CUDA build of torch")
-    return device
-
-
 @torch.no_grad()
 def evaluate_tensors(weights, coeffs, data, chunk_size=8, *, device=None):
     """Error and loss tensors ``[n_dies]`` (on the CPU) for precomputed coefficients (None:
@@ -65,7 +50,7 @@ def evaluate_tensors(weights, coeffs, data, chunk_size=8, *, device=None):
     once and each chunk of coefficients once.
     """
     config = weights_config(weights)
-    device = _device(device if device is not None or coeffs is None else coeffs.device)
+    device = check_device(device if device is not None or coeffs is None else coeffs.device)
     net = network_weights(weights, config, device=device)
     coeffs = ideal_coefficients(config, device=device) if coeffs is None else coeffs
     x1t, y = data_tensors(data, config.n_inputs, device=device)
@@ -145,7 +130,7 @@ def evaluate(weights, dies, data, *, chunk_size=8, floorplans=None, device=None)
     ('die',)
     """
     _check_chunk(chunk_size)
-    device = _device(device)
+    device = check_device(device)
     config = weights_config(weights)
     if dies is None:
         error, loss = evaluate_tensors(weights, None, data, device=device)
@@ -188,7 +173,7 @@ def sensitivity(weights, sampler, n_samples, data, *, seed=None, chunk_size=8, d
     """
     check_int("n_samples", n_samples, low=1)
     _check_chunk(chunk_size)
-    device = _device(device)
+    device = check_device(device)
     generator = torch_generator(seed)
     errors, losses = [], []
     for start in range(0, n_samples, chunk_size):

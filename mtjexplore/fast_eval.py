@@ -14,7 +14,8 @@ import torch
 
 from .die import config_of
 from .errors import ParameterError
-from .evaluation import _device, data_tensors, ideal_coefficients
+from ._check import check_device
+from .evaluation import data_tensors, ideal_coefficients
 from .network import die_coefficients, evaluate_chunk, forward
 from .weights import network_weights, weights_config
 
@@ -48,7 +49,7 @@ class DieEvaluator:
     def __init__(self, weights, data, *, device=None):
         self.weights = weights
         self.config = weights_config(weights)
-        self.device = _device(device)
+        self.device = check_device(device)
         self._net = network_weights(weights, self.config, device=self.device)
         self._x1t, self._y = data_tensors(data, self.config.n_inputs, device=self.device)
         self._x = self._x1t[:-1].T  # images without the bias row, for predict()

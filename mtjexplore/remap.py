@@ -54,8 +54,7 @@ from .datasets import ImageData
 from .die import as_ensemble, config_of
 from .errors import ParameterError
 from .floorplan import Floorplan
-from ._check import check_int
-from .evaluation import _device
+from ._check import check_device, check_int
 from .network import die_coefficients, forward, tie_error
 from .weights import network_weights, weights_config
 
@@ -450,7 +449,7 @@ def remap(weights, die, data, *, n_images=2000, n_rounds=2, seed=0, device=None)
     """
     check_int("n_images", n_images, low=1)
     check_int("n_rounds", n_rounds, low=1)
-    device = _device(device)
+    device = check_device(device)
     with torch.no_grad():
         pb = _problem(weights, die, data, n_images, seed, device)
         config = weights_config(weights)

@@ -10,14 +10,13 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
-from ._check import check_int, check_number
+from ._check import check_device, check_int, check_number
 from ._rng import seed_attr, torch_generator
 from .config import CrossbarConfig
 from .datasets import ImageData
 from .die import as_ensemble, config_of
 from .die_stream import DieStream
 from .errors import NotFittedError, ParameterError
-from .evaluation import _device
 from .statistics import DefectStatistics
 from .network import (binarize_weights, check_threshold_mode, circuit_thresholds, die_coefficients,
                       effective_weights, forward, sample_coefficients)
@@ -190,7 +189,7 @@ class Trainer:
         check_number("soft_start", self.soft_start, low=0)
         if self.loss_cap is not None:
             check_number("loss_cap", self.loss_cap, low=0, low_open=True, hint="or None: no cap")
-        _device(self.device)
+        check_device(self.device)
         if self.threshold_mode is not None:
             check_threshold_mode(self.threshold_mode)
         if not isinstance(train, ImageData):
@@ -280,7 +279,7 @@ class Trainer:
             ``callback(StepInfo)`` after every step; returning True stops training after that step.
         """
         config = self._validate(train)
-        device = _device(self.device)
+        device = check_device(self.device)
         generator = torch_generator(self.seed)
         mode = self.threshold_mode
         if mode is None:
