@@ -34,28 +34,26 @@ always.
 the circuit's values in the forward pass, and the weights file stores those values, so evaluation
 sees exactly what the circuit holds.
 
-* ``"per_neuron"`` (default): a continuous, trained threshold per comparator. A circuit needs a
-  trimmed reference per column (a DAC or a trimmed current source each): 90 trims on the paper's
-  die, none of them MTJs.
-* ``"half_integer"``: ``theta = k + 1/2`` with integer ``k`` per neuron: ``|k|`` extra always-on
-  device pairs in the column (written ``+1`` or ``-1``; a pair written alike passes 0) and one
-  half-unit reference shared by the whole layer. Trained with straight-through rounding
+* ``"half_integer"`` (default): ``theta = k + 1/2`` with integer ``k`` per neuron: ``|k|`` extra
+  always-on device pairs in the column (written ``+1`` or ``-1``; a pair written alike passes 0)
+  and one half-unit reference shared by the whole layer. Trained with straight-through rounding
   (``floor(t) + 1/2`` forward, identity backward). On ideal devices every column current is an
   integer, so any threshold in ``(k, k + 1)`` decides as ``k + 1/2``: nothing is lost there.
-  **Not modelled**: the extra rows' own spread and defects (the thresholds are exact numbers in
-  unit weights, not devices on the die's floorplan) and the spread of the half-unit reference.
+  The thresholds here are exact numbers in unit weights; the extra rows' own spread and defects
+  are measured separately (``scripts/threshold_rows.py``, ``docs/results/threshold_rows``).
+* ``"per_neuron"``: a continuous, trained threshold per comparator. A circuit needs a trimmed
+  reference per column (a DAC or a trimmed current source each): 90 trims on the paper's die,
+  none of them MTJs. Weights files without a ``threshold_mode`` attr (written before the modes
+  existed) are per-neuron.
 * ``"shared"``: one trained continuous reference per hidden layer, the same for all its
   comparators (one trimmed reference per layer).
 
-**Which should be the default.** ``half_integer``: it is what a circuit built of the die's own
-device pairs plus one reference per layer holds (2-3 extra rows in the paper's layer 1,
-|k| <= 2-3: 360-540 MTJs, 1.8-2.7 % of the die), written like the weights rather than trimmed,
-and retrained it costs nothing beyond the seed-to-seed spread (statistics-aware minus per-neuron
-on the 36 / 500 dies: -0.23 / -0.35 % at seed 0, +0.09 / +0.20 % at seed 1;
-``docs/results/threshold_modes.md``). ``per_neuron`` needs a trimmed
-analog reference per column, and on ideal devices its continuous values decide as
-``floor(theta) + 1/2`` anyway. The default stays ``"per_neuron"`` until the committed study is
-regenerated (changing it changes every committed number).
+**Why half_integer is the default.** It is what a circuit built of the die's own device pairs plus
+one reference per layer holds (2-3 extra rows in the paper's layer 1, ``|k| <= 2-3``: 360-540
+MTJs, 1.8-2.7 % of the die), written like the weights rather than trimmed, and retrained it costs
+no more than the seed-to-seed spread (``docs/results/threshold_modes.md``, three training seeds).
+``per_neuron`` needs a trimmed analog reference per column, and on ideal devices its continuous
+values decide as ``floor(theta) + 1/2`` anyway.
 """
 
 from __future__ import annotations
@@ -70,13 +68,15 @@ import torch.nn.functional as F
 from .die import check_dies, config_of
 from .errors import ParameterError
 
-__all__ = ["THRESHOLD_MODES", "DieCoefficients", "binarize_weights", "check_threshold_mode",
+__all__ = ["DEFAULT_THRESHOLD_MODE", "THRESHOLD_MODES", "DieCoefficients", "binarize_weights", "check_threshold_mode",
            "circuit_thresholds", "coefficients_from_maps", "comparator", "die_coefficients",
            "effective_weights", "evaluate_chunk", "forward", "pair_coefficients",
            "project_thresholds", "sample_coefficients", "tie_error", "with_bias"]
 
 #: What a comparator's threshold can be (see the module docstring); the first is the default.
-THRESHOLD_MODES = ("per_neuron", "half_integer", "shared")
+THRESHOLD_MODES = ("half_integer", "per_neuron", "shared")
+#: The default threshold mode (what a circuit of device rows plus one reference per layer holds).
+DEFAULT_THRESHOLD_MODE = THRESHOLD_MODES[0]
 
 
 @dataclass
@@ -249,7 +249,7 @@ def check_threshold_mode(mode):
     return mode
 
 
-def circuit_thresholds(thresholds, mode="per_neuron"):
+def circuit_thresholds(thresholds, mode=DEFAULT_THRESHOLD_MODE):
     """The thresholds a comparator circuit of ``mode`` holds, from trained per-neuron values.
 
     Differentiable (training): ``"per_neuron"`` returns them unchanged (the very tensors);
@@ -275,7 +275,7 @@ def circuit_thresholds(thresholds, mode="per_neuron"):
 
 
 @torch.no_grad()
-def project_thresholds(thresholds, mode="per_neuron"):
+def project_thresholds(thresholds, mode=DEFAULT_THRESHOLD_MODE):
     """Exact, idempotent version of :func:`circuit_thresholds` for stored thresholds (no gradient).
 
     ``"shared"`` keeps a vector whose entries are already equal (a saved file) as it is.

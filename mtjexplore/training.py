@@ -17,9 +17,9 @@ from .datasets import ImageData
 from .die import as_ensemble, config_of
 from .die_stream import DieStream
 from .errors import NotFittedError, ParameterError
+from .network import (DEFAULT_THRESHOLD_MODE, binarize_weights, check_threshold_mode, circuit_thresholds,
+                      die_coefficients, effective_weights, forward, sample_coefficients)
 from .statistics import DefectStatistics
-from .network import (binarize_weights, check_threshold_mode, circuit_thresholds, die_coefficients,
-                      effective_weights, forward, sample_coefficients)
 from .weights import network_weights, threshold_mode_of, weights_dataset
 
 __all__ = ["Trainer", "StepInfo", "METHODS"]
@@ -53,7 +53,7 @@ class _Model(torch.nn.Module):
     Initialised on the CPU from the CPU ``generator`` (the same start on every device).
     """
 
-    def __init__(self, config, generator, threshold_mode="per_neuron"):
+    def __init__(self, config, generator, threshold_mode=DEFAULT_THRESHOLD_MODE):
         super().__init__()
         self.threshold_mode = threshold_mode
         shapes = config.layer_shapes
@@ -121,16 +121,15 @@ class Trainer:
         Without it, when shorts are very strong, the few images a sampled die makes hopeless
         dominate the mean loss and training shrinks the output scale until little is learned
         (see ``docs/results/short_strength``); with a cap they count as "wrong", no more.
-    threshold_mode : {"per_neuron", "half_integer", "shared"} or None, default None
+    threshold_mode : {"half_integer", "per_neuron", "shared"} or None, default None
         What the hidden comparators' thresholds can be (:data:`mtjexplore.network.THRESHOLD_MODES`;
-        see :mod:`mtjexplore.network`): a continuous value per neuron, ``k + 1/2`` unit weights
-        per neuron (extra always-on device pairs plus one half-unit reference per layer; trained
-        with straight-through rounding), or one continuous reference per layer. The forward pass
-        uses the circuit's values and ``weights_`` stores them (attr ``threshold_mode`` when not
-        the default). None: the mode of ``init`` when fine-tuning, else ``"per_neuron"``. The
-        argued default is ``"half_integer"`` (what a circuit of device rows holds, at no measured
-        cost; see :mod:`mtjexplore.network` and ``docs/results/threshold_modes.md``); it stays
-        ``"per_neuron"`` until the committed study is regenerated.
+        see :mod:`mtjexplore.network`): ``k + 1/2`` unit weights per neuron (extra always-on
+        device pairs plus one half-unit reference per layer; trained with straight-through
+        rounding), a continuous value per neuron, or one continuous reference per layer. The
+        forward pass uses the circuit's values and ``weights_`` stores them (and the mode, in
+        attr ``threshold_mode``). None: the mode of ``init`` when fine-tuning, else
+        ``"half_integer"`` (:data:`~mtjexplore.network.DEFAULT_THRESHOLD_MODE`: what a circuit of
+        device rows holds, at no measured cost; ``docs/results/threshold_modes.md``).
     seed : int or None
     device : torch.device or str, optional
         Where the model, the images and the dies' coefficients live during training (default
@@ -283,7 +282,7 @@ class Trainer:
         generator = torch_generator(self.seed)
         mode = self.threshold_mode
         if mode is None:
-            mode = "per_neuron" if init is None else threshold_mode_of(init)
+            mode = DEFAULT_THRESHOLD_MODE if init is None else threshold_mode_of(init)
         model = _Model(config, generator, mode).to(device)
         if init is not None:
             model.load(init, config)

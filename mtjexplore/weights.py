@@ -10,12 +10,12 @@ logits), ``method`` and ``seed``. Names:
 * ``N`` layers: ``w1 .. wN``, layer ``k`` with dims ``(input | hidden{k-1}_in, hidden{k} | output)``,
   and thresholds ``theta1 .. theta{N-1}`` with dims ``(hidden{k},)``.
 
-The last input row of every ``w`` is its bias row. Weights trained in a threshold mode other than
-the default (:data:`mtjexplore.network.THRESHOLD_MODES`) carry it in attr ``threshold_mode`` (absent:
-``"per_neuron"``, so files written before the modes existed read as they always did); their
-``theta`` already holds what the circuit holds (``k + 1/2``, or one value per layer), and
-:func:`network_weights` projects onto the mode again, so a hand-edited file cannot hold more. :func:`network_weights` reads either layout
-into a :class:`NetworkWeights`, the one object the forward model, training, evaluation and
+The last input row of every ``w`` is its bias row. Weights carry their threshold mode
+(:data:`mtjexplore.network.THRESHOLD_MODES`) in attr ``threshold_mode`` (absent: ``"per_neuron"``,
+so files written before the modes existed read as they always did); their ``theta`` already
+holds what the circuit holds (``k + 1/2``, or one value per layer), and :func:`network_weights`
+projects onto the mode again, so a hand-edited file cannot hold more. :func:`network_weights`
+reads either layout into a :class:`NetworkWeights`, the one object the forward model, training, evaluation and
 remapping pass around.
 """
 
@@ -90,12 +90,14 @@ def weight_names(n_layers):
             [f"theta{k}" for k in range(1, n_layers)])
 
 
-def weights_dataset(config, layers, thresholds, scale, *, method, seed, threshold_mode="per_neuron"):
+def weights_dataset(config, layers, thresholds, scale, *, method, seed, threshold_mode=None):
     """Wrap ``+-1`` weight matrices (one per layer), thresholds (one per hidden layer) and the
-    output scale into a Dataset (see the module docstring for the names; ``threshold_mode`` is
-    written to the attrs only when it is not the default ``"per_neuron"``)."""
+    output scale into a Dataset (see the module docstring for the names; ``threshold_mode``,
+    default :data:`~mtjexplore.network.DEFAULT_THRESHOLD_MODE`, goes to the attrs)."""
     from ._version import __version__
-    from .network import check_threshold_mode
+    from .network import DEFAULT_THRESHOLD_MODE, check_threshold_mode
+
+    threshold_mode = DEFAULT_THRESHOLD_MODE if threshold_mode is None else threshold_mode
 
     check_threshold_mode(threshold_mode)
     names, ins, outs, thetas = weight_names(config.n_layers)
@@ -111,14 +113,14 @@ def weights_dataset(config, layers, thresholds, scale, *, method, seed, threshol
     order = [c for pair in zip(ins, outs) for c in pair]
     coords = {c: coords[c] for c in dict.fromkeys(order)}
     attrs = {"kind": "weights", "config": config.to_json(), "method": method,
-             "scale": float(scale), "seed": int(seed), "mtjexplore_version": __version__}
-    if threshold_mode != "per_neuron":
-        attrs["threshold_mode"] = threshold_mode
+             "scale": float(scale), "seed": int(seed), "mtjexplore_version": __version__,
+             "threshold_mode": threshold_mode}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def threshold_mode_of(weights):
-    """The threshold mode weights were trained in (attr ``threshold_mode``; default ``"per_neuron"``)."""
+    """The threshold mode weights were trained in (attr ``threshold_mode``; absent: ``"per_neuron"``,
+    the only mode before the attr existed)."""
     from .network import check_threshold_mode
 
     return check_threshold_mode(weights.attrs.get("threshold_mode", "per_neuron"))

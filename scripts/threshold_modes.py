@@ -4,18 +4,20 @@
 The hidden comparators' thresholds ``theta`` can be (``Trainer(threshold_mode=...)``, see
 :mod:`mtjexplore.network`):
 
-* ``per_neuron`` (the default, the committed study): continuous, one trimmed reference per column;
-* ``half_integer``: ``k + 1/2`` unit weights per neuron -- ``|k|`` extra always-on device pairs and
-  one shared half-unit reference per layer -- trained with straight-through rounding;
+* ``half_integer`` (the default, the committed study): ``k + 1/2`` unit weights per neuron --
+  ``|k|`` extra always-on device pairs and one shared half-unit reference per layer -- trained
+  with straight-through rounding;
+* ``per_neuron``: continuous, one trimmed reference per column;
 * ``shared``: one continuous reference per hidden layer.
 
-For every mode other than ``per_neuron`` this runs the study's recipe from scratch: the software
+For every mode other than the study's own (``--study``'s settings) this runs the study's recipe
+from scratch: the software
 recipe on all of MNIST (seed ``derive_seed(seed, "software")``, as the study), then
 statistics-aware fine-tuning on dies sampled from the statistics fitted to the 36 reference dies
 (seed ``derive_seed(seed, "statistics_aware")``). Both are evaluated on ideal devices, on the 36
 reference dies and on 500 dies freshly sampled from the statistics (seed
 ``derive_seed(seed, "sensitivity")``: the very dies of the study's sensitivity sampling). The
-``per_neuron`` row is the committed study (``docs/results/results.nc``), not recomputed.
+study's own mode's rows are the committed study (``docs/results/results.nc``), not recomputed.
 
 Each mode's weights and evaluation are stage files under ``--out``/``weights`` and
 ``--out``/``stages``: a rerun resumes. Writes ``--out``/``results.nc`` and ``summary.md`` (via
@@ -31,7 +33,7 @@ weights fine-tuned on dies with correlation 0 and ``RHO`` (``--retrain-seeds``),
 
 Usage::
 
-    python scripts/threshold_modes.py [--modes half_integer shared] [--out docs/results/threshold_modes]
+    python scripts/threshold_modes.py [--modes per_neuron shared] [--out docs/results/threshold_modes]
     python scripts/threshold_modes.py --correlation 0.9 [--n-corr 200] [--retrain-seeds 0 1]
 """
 
@@ -100,8 +102,16 @@ def evaluate_mode(mode, weights, out, data, dies, stats, seed, n_fresh, log):
     return ds.error.values
 
 
+def study_mode(study):
+    """The threshold mode the study at ``study`` was trained in (per_neuron before the setting existed)."""
+    import json
+
+    res = mx.load(Path(study) / layout.RESULTS)
+    return json.loads(res.attrs.get("settings", "{}")).get("threshold_mode", "per_neuron")
+
+
 def committed_errors(study, n_fresh):
-    """The committed study's ``per_neuron`` errors in the same layout."""
+    """The committed study's errors (in its own threshold mode) in the same layout."""
     res = mx.load(Path(study) / layout.RESULTS)
     n = max(res.sizes["die"], n_fresh)
     err = np.full((len(METHODS), len(SETS), n), np.nan)
@@ -130,12 +140,12 @@ def table(errors):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", default=["half_integer", "shared"],
-                        choices=[m for m in mx.network.THRESHOLD_MODES if m != "per_neuron"])
+    parser.add_argument("--modes", nargs="+", default=None, choices=mx.network.THRESHOLD_MODES,
+                        help="modes to train (default: every mode but the study's own)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results" / "threshold_modes")
     parser.add_argument("--md", type=Path, default=REPO / "docs" / "results" / "threshold_modes.md")
     parser.add_argument("--study", type=Path, default=REPO / "docs" / "results",
-                        help="the committed study (its results.nc gives the per_neuron rows)")
+                        help="the committed study (its results.nc gives its own mode's rows)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-fresh", type=int, default=500)
     parser.add_argument("--correlation", type=float, default=None,
@@ -155,24 +165,26 @@ def main(argv=None):
     dies, stats = reproduce.measured_dies()
     if args.correlation is not None:
         return correlation_main(args, data, dies, stats, settings, log)
-    errors, extra = {"per_neuron": committed_errors(args.study, args.n_fresh)}, {}
-    for mode in args.modes:
-        weights = train_mode(mode, args.out, data, stats, args.seed, settings, log)
-        errors[mode] = evaluate_mode(mode, weights, args.out, data, dies, stats, args.seed, args.n_fresh, log)
-        if mode == "half_integer":
-            extra[mode] = {m: k_counts(w) for m, w in weights.items()}
-        else:
-            extra[mode] = {m: float(w.theta.values[0]) for m, w in weights.items()}
+    own = study_mode(args.study)
+    errors = {own: committed_errors(args.study, args.n_fresh)}
+    weights = {own: {m: mx.load(layout.weights_path(args.study, m)) for m in METHODS}}
+    for mode in args.modes or [m for m in mx.network.THRESHOLD_MODES if m != own]:
+        weights[mode] = train_mode(mode, args.out, data, stats, args.seed, settings, log)
+        errors[mode] = evaluate_mode(mode, weights[mode], args.out, data, dies, stats, args.seed, args.n_fresh, log)
+    errors = {m: errors[m] for m in mx.network.THRESHOLD_MODES if m in errors}
+    extra = {mode: ({m: k_counts(w) for m, w in weights[mode].items()} if mode == "half_integer" else
+                    {m: float(w.theta.values[0]) for m, w in weights[mode].items()})
+             for mode in ("half_integer", "shared") if mode in weights}
     results = xr.Dataset(
         {"error": (("mode", "method", "set", "die"), np.stack(list(errors.values())),
                    {"long_name": "test error (ties as a random tie-break)", "units": "1"})},
         coords={"mode": list(errors), "method": list(METHODS), "set": list(SETS)},
-        attrs={"kind": "threshold modes", "seed": args.seed, "n_fresh": args.n_fresh,
+        attrs={"kind": "threshold modes", "seed": args.seed, "n_fresh": args.n_fresh, "study_mode": own,
                "device": stats.config.device.describe(),
                "note": "set=ideal: die 0 only; reference_36: dies 0..35; fresh_500: the study's "
-                       "sensitivity dies. per_neuron rows are the committed study."})
+                       f"sensitivity dies. {own} rows are the committed study."})
     seed_text, seed_errors = other_seeds(args.out)
-    text = report({args.seed: errors, **seed_errors}, extra) + seed_text
+    text = report({args.seed: errors, **seed_errors}, extra, own) + seed_text
     layout.write_results(args.out, results, text)
     layout.write_text(args.md, text)
     print(text)
@@ -193,7 +205,8 @@ def other_seeds(out):
         res = mx.load(path)
         errors = {str(m): res.error.values[i] for i, m in enumerate(res.mode.values)}
         by_seed[int(res.attrs["seed"])] = errors
-        parts += [f"### Training seed {res.attrs['seed']} (`{path.parent.relative_to(REPO)}`; per_neuron rows "
+        own = res.attrs.get("study_mode", "per_neuron")
+        parts += [f"### Training seed {res.attrs['seed']} (`{path.parent.relative_to(REPO)}`; {own} rows "
                   f"from `docs/results/seeds/seed{res.attrs['seed']}`)", "", *table(errors), ""]
     if not parts:
         return "", by_seed
@@ -202,8 +215,26 @@ def other_seeds(out):
                       "follow the seed; the 36 dies are the same).", "", *parts]), by_seed
 
 
-def report(by_seed, extra):
-    """The .md text: ``by_seed`` maps training seeds to their errors (the first is tabled)."""
+def seed_summary(by_seed):
+    """Per mode, over the training seeds: software on ideal devices and the statistics-aware gaps."""
+    sd = lambda v: f" ± {np.std(v, ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
+    lines = ["| thresholds | software, ideal devices | unaware gap, 36 / 500 dies | "
+             "statistics-aware gap, 36 dies | statistics-aware gap, 500 dies |", "|---|---:|---:|---:|---:|"]
+    for mode in mx.network.THRESHOLD_MODES:
+        errs = [err[mode] for err in by_seed.values() if mode in err]
+        if not errs:
+            continue
+        base = np.array([100 * e[0, 0, 0] for e in errs])
+        gap = lambda m, k: np.array([100 * np.nanmean(e[m, k]) for e in errs]) - base  # noqa: E731
+        lines.append(f"| {mode} | {base.mean():.2f} %{sd(base)} | "
+                     f"{gap(0, 1).mean():+.2f} / {gap(0, 2).mean():+.2f} % | "
+                     f"{gap(1, 1).mean():+.2f} %{sd(gap(1, 1))} | {gap(1, 2).mean():+.2f} %{sd(gap(1, 2))} |")
+    return lines
+
+
+def report(by_seed, extra, own):
+    """The .md text: ``by_seed`` maps training seeds to their errors (the first is tabled); ``own``
+    is the committed study's threshold mode."""
     seed, errors = next(iter(by_seed.items()))
     notes = []
     for mode, info in extra.items():
@@ -214,63 +245,43 @@ def report(by_seed, extra):
         else:
             notes.append(f"{mode}: the shared reference is " + ", ".join(
                 f"{v:.3f} ({m.replace('_', '-')})" for m, v in info.items()) + " unit weights.")
-    have = [m for m in ("half_integer", "shared") if m in errors]
-
-    def diff(err, mode, method, k):
-        return 100 * (np.nanmean(err[mode][method, k]) - np.nanmean(err["per_neuron"][method, k]))
-    compare = "; ".join(
-        f"{mode} minus per_neuron, statistics-aware on the 36 / 500 dies: " + ", ".join(
-            f"{diff(err, mode, 1, 1):+.2f} / {diff(err, mode, 1, 2):+.2f} % (seed {seed})"
-            for seed, err in by_seed.items()) +
-        "; software on ideal devices: " + ", ".join(
-            f"{diff(err, mode, 0, 0):+.2f} % (seed {seed})" for seed, err in by_seed.items())
-        for mode in have)
+    seeds = ", ".join(str(k) for k in by_seed)
     return "\n".join([
         "# Comparator thresholds a circuit can hold: the study retrained in each mode", "",
         f"Device: {mx.config.paper_device().describe()}. Software recipe from scratch on all of "
         "MNIST, then the statistics-aware recipe, in each threshold mode "
-        "(`Trainer(threshold_mode=...)`, see `mtjexplore/network.py`), with the study's seeds "
-        f"(seed {seed}). Errors on the 10,000 test images (ties as a random tie-break); gap = mean "
-        "minus the same mode's software error on ideal devices. 36 dies: the reference dies; 500 "
-        "fresh dies: the study's sensitivity dies (sampled from the statistics fitted to the 36). "
-        "The per_neuron rows are the committed study (`docs/results/results.nc`). Made by "
-        "`scripts/threshold_modes.py` (data: `docs/results/threshold_modes/results.nc`, weights "
-        "in `docs/results/threshold_modes/weights`).", "",
-        *table(errors), "", *[f"- {n}" for n in notes], "",
-        "One training seed per mode. For scale, over training seeds 0-2 the per_neuron software "
-        "baseline is 8.12 % ± 0.11 (s.d.) and the statistics-aware gap +0.22 % ± 0.03 (36 dies) / "
-        "+0.25 % ± 0.11 (500 dies) (`docs/results/seeds/summary.md`): differences of a few tenths "
-        "of a percent between modes are at the edge of what one seed resolves.", "",
-        "## Which mode should be the default", "",
+        "(`Trainer(threshold_mode=...)`, see `mtjexplore/network.py`), with the study's seeds. "
+        "Errors on the 10,000 test images (ties as a random tie-break); gap = mean minus the same "
+        "mode's software error on ideal devices. 36 dies: the reference dies; 500 fresh dies: the "
+        "study's sensitivity dies (sampled from the statistics fitted to the 36). The "
+        f"{own} rows are the committed study (`docs/results/results.nc`, and `docs/results/seeds` "
+        "for the other seeds). Made by `scripts/threshold_modes.py` (data: "
+        "`docs/results/threshold_modes/results.nc`, weights in `docs/results/threshold_modes/weights`).", "",
+        f"## Over training seeds {seeds} (mean ± s.d. over seeds)", "", *seed_summary(by_seed), "",
+        f"## Training seed {seed}", "", *table(errors), "", *[f"- {n}" for n in notes], "",
+        "## Which mode is the default", "",
+        "- **half_integer** (the default) is built from what the die already has: the integer part "
+        "from extra always-on device pairs in each column (written +1 or -1, or alike for 0), the "
+        "half from one half-unit reference per layer (e.g. the comparator offset, or a pair of "
+        "devices of half area). A layer needs max |k| extra rows (the k counts above: 2-3 rows in "
+        "layer 1, 360-540 MTJs, 1.8-2.7 % of the 20,000) and one reference; it is written like the "
+        "weights, not trimmed.",
         "- **per_neuron** needs a trimmed analog reference per hidden column (90 on the paper's "
         "die): a DAC or trimmed current source each, programmed per chip, none of it MTJs, and "
         "each with its own error (not modelled). On ideal devices the column currents are "
         "integers, so its continuous values decide exactly as `floor(theta) + 1/2`: the precision "
         "buys nothing there.",
-        "- **half_integer** is built from what the die already has: the integer part from extra "
-        "always-on device pairs in each column (written +1 or -1, or alike for 0), the half from "
-        "one half-unit reference per layer (e.g. the comparator offset, or a pair of devices of "
-        "half area). With |k| <= 2 (seed 0; 3 for one neuron at seed 1) it needs 2-3 extra rows in "
-        "layer 1 (360-540 MTJs, 1.8-2.7 % of the 20,000) and one reference; it is written like "
-        "the weights, not trimmed.",
-        "- **shared** is the cheapest circuit (one reference per layer, no extra rows).",
-        "", f"Measured: {compare}. After statistics-aware training neither hardware-realistic mode "
-        "costs more than the seed-to-seed spread (a few tenths, either sign). The software "
-        "baseline of shared is fragile (it can lose ~1 % on ideal devices), and its trained "
-        "reference ends exactly on an integer (2.000 at seed 0, 3.000 at seed 1), i.e. right on the "
-        "decision boundary of integer column currents; a half-integer shared reference would "
-        "be the obvious refinement (not tried).", "",
-        "**Recommendation: half_integer should be the default** (what a circuit of MTJ rows plus "
-        "one reference per layer holds, at no measured cost), with shared as the minimal-circuit "
-        "option. The default stays per_neuron in this session: changing it changes every "
-        "committed number (the study, `tests/study/test_committed_results.py`); switch it when "
-        "the study is regenerated.", "",
-        "Not modelled: the spread and defects of the half-integer mode's extra rows and of the "
-        "half-unit or shared references (the thresholds are exact numbers in unit weights). "
-        "Their size: the extra rows add 2 device pairs to a column of 101 (about 2 % more "
-        "variance of its current from spread), and at the fitted short rate (17.7 shorts per "
-        "20,000 devices) the 360 extra devices hold ~0.3 shorts per die, each shifting one "
-        "neuron's threshold like a short in its bias row (which is modelled).", ""])
+        "- **shared** is the cheapest circuit (one reference per layer, no extra rows); its "
+        "trained reference lands on or near an integer, the decision boundary of integer column "
+        "currents, and its software baseline is the least stable over seeds.", "",
+        "The default is chosen by what the circuit can hold, not by the table: half_integer is "
+        "the mode a crossbar of MTJ rows plus one reference per layer realises without per-column "
+        "trimming. The table says what it costs against the other two; differences of a few "
+        "tenths of a percent are within the seed-to-seed spread.", "",
+        "The half-integer thresholds above are exact numbers in unit weights. The extra rows' "
+        "own spread and defects are measured separately, on the same dies "
+        "([threshold_rows/](threshold_rows/summary.md)). Not modelled: the spread of the "
+        "half-unit or shared references.", ""])
 
 
 def correlation_main(args, data, dies, stats, settings, log):

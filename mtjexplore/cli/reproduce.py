@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
+from ..network import DEFAULT_THRESHOLD_MODE, THRESHOLD_MODES
 from ..study import report
-from ..study.reproduce import reproduce, tiny_settings
+from ..study.reproduce import PRESETS, reproduce
 
 
 def add_arguments(parser):
@@ -28,6 +30,10 @@ def add_arguments(parser):
     parser.add_argument("--overwrite", action="store_true",
                         help="delete the study files in --out and start over (a rerun with the same "
                              "settings resumes instead: finished stages are reused)")
+    parser.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default=DEFAULT_THRESHOLD_MODE,
+                        help="what the hidden comparators' thresholds can be (default "
+                             f"{DEFAULT_THRESHOLD_MODE}: k + 1/2 unit weights from extra device rows; "
+                             "see mtjexplore.network)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: the same numbers on every machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -35,7 +41,8 @@ def add_arguments(parser):
 
 def run(args):
     """Run ``mtjexplore reproduce``; print the summary table and where the files are."""
-    settings = tiny_settings() if args.tiny else None
+    preset = "tiny" if args.tiny else "quick" if args.quick else "full"
+    settings = replace(PRESETS[preset](), threshold_mode=args.threshold_mode)
     results = reproduce(args.dies, args.seed, args.out, quick=args.quick or args.tiny,
                         progress=not args.no_progress, ensemble=args.ensemble,
                         die_seed=args.die_seed, overwrite=args.overwrite, settings=settings,

@@ -45,12 +45,17 @@ from ..errors import ParameterError
 from ..evaluation import evaluate, sensitivity
 from ..io import save
 from ..measurements import read_measurements
+from ..network import DEFAULT_THRESHOLD_MODE, check_threshold_mode
 from ..remap import Remapping, remap
 from ..reference import N_REFERENCE_DIES, reference_ensemble
 from ..statistics import DefectStatistics
 from ..training import Trainer
 from .layout import (RESULTS, STAGES, STATISTICS, SUMMARY, WEIGHTS, MemoryStore, StudyFolder,
                      StudyMismatchError, dataset_hash, die_stage, weights_path)  # noqa: F401 (re-exported)
+    dataset_hash,
+    die_stage,
+    weights_path,
+)
 
 METHODS = ("software", "defect_aware", "statistics_aware", "remapped", "statistics_aware_remapped")
 PAPER_GAP = 0.02  # the paper: statistics-aware mean error within 2 % of the software baseline
@@ -77,6 +82,10 @@ class StudySettings:
         Independent draws of those images (1 to ``n_remap_subsets``): the remapped rows report
         the first draw, and the spread of the 36-die mean over all draws is their uncertainty
         from the choice of images (it was larger than the standard error over dies).
+    threshold_mode : str
+        What the hidden comparators' thresholds can be (:data:`mtjexplore.network.THRESHOLD_MODES`,
+        default ``"half_integer"``): the software baseline is trained in it, and the fine-tuned
+        methods keep it.
     """
 
     n_train: int | None = None
@@ -85,8 +94,10 @@ class StudySettings:
     n_sensitivity: int = 500
     n_remap_images: int = 2000
     n_remap_subsets: int = 3
+    threshold_mode: str = DEFAULT_THRESHOLD_MODE
 
     def __post_init__(self):
+        check_threshold_mode(self.threshold_mode)
         optional = ("n_train", "n_test", "max_epochs")
         for name in optional + ("n_sensitivity", "n_remap_images", "n_remap_subsets"):
             value = getattr(self, name)
@@ -198,7 +209,8 @@ def measured_dies(n_dies=36, *, ensemble=None, die_seed=0):
 def train_software(config, train, seed, settings, callback=None):
     """Software baseline weights (ideal devices)."""
     kwargs = recipe("software", settings)
-    return Trainer(config, method="software", seed=seed, **kwargs).fit(train, callback=callback).weights_
+    return Trainer(config, method="software", seed=seed, threshold_mode=settings.threshold_mode,
+                   **kwargs).fit(train, callback=callback).weights_
 
 
 def train_defect_aware(software, die, train, seed, settings, callback=None):

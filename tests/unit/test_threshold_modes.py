@@ -1,4 +1,4 @@
-"""Comparator threshold modes (issue 12): per_neuron (default), half_integer, shared."""
+"""Comparator threshold modes (issue 12): half_integer (default), per_neuron, shared."""
 
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def test_shared_is_one_value_per_layer_and_splits_the_gradient():
 
 def test_per_neuron_returns_the_very_tensors():
     ts = [torch.randn(5), torch.randn(3)]
-    assert all(a is b for a, b in zip(circuit_thresholds(ts), ts))
+    assert all(a is b for a, b in zip(circuit_thresholds(ts, "per_neuron"), ts))
 
 
 def test_project_is_exact_and_idempotent():
@@ -57,7 +57,7 @@ def test_project_is_exact_and_idempotent():
 
 
 def test_unknown_mode_is_refused_with_the_choices(data):
-    with pytest.raises(ParameterError, match="threshold_mode must be one of per_neuron, half_integer, shared"):
+    with pytest.raises(ParameterError, match="threshold_mode must be one of half_integer, per_neuron, shared"):
         mx.Trainer(mx.paper_config(), threshold_mode="trimmed", epochs=1).fit(data[0])
 
 
@@ -66,8 +66,7 @@ def test_training_exports_what_the_circuit_holds(trained):
     assert np.array_equal(theta["half_integer"], np.floor(theta["half_integer"]) + 0.5)
     assert np.all(theta["shared"] == theta["shared"][0])
     assert len(np.unique(theta["per_neuron"])) > 1
-    assert "threshold_mode" not in trained["per_neuron"].weights_.attrs
-    for mode in ("half_integer", "shared"):
+    for mode in THRESHOLD_MODES:
         assert trained[mode].weights_.attrs["threshold_mode"] == mode
 
 
@@ -127,12 +126,22 @@ def test_fine_tuning_keeps_the_init_mode(trained, data, mode):
     assert (np.all(theta == np.floor(theta) + 0.5) if mode == "half_integer" else np.all(theta == theta[0]))
 
 
-def test_default_is_per_neuron_and_training_unchanged(data):
+def test_default_is_half_integer(data):
     train, _ = data
     a = mx.Trainer(mx.paper_config(), epochs=1, seed=4).fit(train.subset(640, seed=2))
-    b = mx.Trainer(mx.paper_config(), epochs=1, seed=4, threshold_mode="per_neuron").fit(train.subset(640, seed=2))
+    b = mx.Trainer(mx.paper_config(), epochs=1, seed=4, threshold_mode="half_integer").fit(train.subset(640, seed=2))
     assert a.weights_.identical(b.weights_)
-    assert threshold_mode_of(a.weights_) == "per_neuron"
+    assert threshold_mode_of(a.weights_) == "half_integer"
+    assert circuit_thresholds([torch.tensor([0.2])])[0].item() == 0.5
+
+
+def test_files_without_the_attr_are_per_neuron(trained):
+    """Weights written before the modes existed carry no attr: they were per-neuron."""
+    old = trained["per_neuron"].weights_.copy()
+    del old.attrs["threshold_mode"]
+    assert threshold_mode_of(old) == "per_neuron"
+    new = network_weights(trained["per_neuron"].weights_)
+    assert torch.equal(network_weights(old).thresholds[0], new.thresholds[0])
 
 
 @pytest.mark.skipif(not (RESULTS / "results.nc").exists(), reason="the committed study is not here")
