@@ -52,10 +52,6 @@ from ..statistics import DefectStatistics
 from ..training import Trainer
 from .layout import (RESULTS, STAGES, STATISTICS, SUMMARY, WEIGHTS, MemoryStore, StudyFolder,
                      StudyMismatchError, dataset_hash, die_stage, weights_path)  # noqa: F401 (re-exported)
-    dataset_hash,
-    die_stage,
-    weights_path,
-)
 
 METHODS = ("software", "defect_aware", "statistics_aware", "remapped", "statistics_aware_remapped")
 PAPER_GAP = 0.02  # the paper: statistics-aware mean error within 2 % of the software baseline
