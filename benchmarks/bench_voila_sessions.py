@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 from mtjexplore.serve.appserver import AppServer  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _load import wait_for_low_load  # noqa: E402
 from bench_preheat import INTERACTIVE_JS, wait_for_spares  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "voila_sessions.json"
@@ -64,6 +65,9 @@ async def open_session(browser, url, selector, timeout_ms, t0):
         response = await page.goto(url, timeout=timeout_ms)
         record["http_status"] = response.status if response else None
         record["page_loaded_s"] = round(time.monotonic() - start, 2)
+        timing = response.request.timing if response else {}
+        if timing.get("responseStart", -1) >= 0:  # ms after the request started: time to first byte
+            record["first_byte_s"] = round(timing["responseStart"] / 1000, 2)
         await page.locator(selector).first.wait_for(state="visible", timeout=timeout_ms)
         record["render_s"] = round(time.monotonic() - start, 2)
         if selector == READY["explorer"]:
@@ -87,6 +91,79 @@ def kernel_pids(server_pid):
         except psutil.NoSuchProcess:
             continue
     return pids
+
+
+def cpu_seconds(server_pid, spare_pids):
+    """CPU seconds used so far, by group: the Chromium processes (this script's descendants outside
+    the server), the Voilà server process, the kernels in ``spare_pids`` (the pool, which serves
+    the visitors) and the server's other kernels (pool refills)."""
+    server = psutil.Process(server_pid)
+    server_tree = {server_pid} | {p.pid for p in server.children(recursive=True)}
+    groups = {"chromium": {}, "voila_server": {}, "visitor_kernels": {}, "refill_kernels": {}}
+    for proc in [server, *psutil.Process().children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            used = times.user + times.system
+            if proc.pid == server_pid:
+                group = "voila_server"
+            elif proc.pid in server_tree:
+                if "ipykernel" not in " ".join(proc.cmdline()):
+                    continue
+                group = "visitor_kernels" if proc.pid in spare_pids else "refill_kernels"
+            elif "chrom" in proc.name().lower() or "headless_shell" in proc.name():
+                group = "chromium"
+            else:
+                continue
+            groups[group][proc.pid] = used
+        except psutil.NoSuchProcess:
+            continue
+    return groups
+
+
+def cpu_used(before, after):
+    """CPU seconds per group between two :func:`cpu_seconds` snapshots (processes that ended in
+    between are not counted)."""
+    return {group: round(sum(t - before[group].get(pid, 0.0) for pid, t in after[group].items()), 1)
+            for group in after}
+
+
+def new_kernel_starts(server_pid, before, t0_wall):
+    """Seconds after the burst at which each kernel not in ``before`` started (pool refills)."""
+    starts = []
+    for proc in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if proc.pid not in before and "ipykernel" in " ".join(proc.cmdline()):
+                starts.append(round(proc.create_time() - t0_wall, 1))
+        except psutil.NoSuchProcess:
+            continue
+    return sorted(starts)
+
+
+def wait_for_refill(server, before, n_new, timeout_s):
+    """Seconds (from now) until ``n_new`` kernels beyond ``before`` run and all have gone idle."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        procs = [p for p in kernels_of(server.process.pid) if p.pid not in before]
+        if len(procs) >= n_new:
+            for proc in procs:
+                proc.cpu_percent(interval=None)
+            time.sleep(1.0)  # a CPU sample needs an interval; this is a measurement, not a sync
+            if sum(p.cpu_percent(interval=None) for p in procs) < 5.0:
+                return round(time.monotonic() - start, 1)
+        else:
+            time.sleep(0.5)
+    return None
+
+
+def kernels_of(server_pid):
+    out = []
+    for proc in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(proc.cmdline()):
+                out.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return out
 
 
 def kernel_memory(server_pid, exclude=()):
@@ -127,7 +204,8 @@ async def measure(server, app, n_sessions, timeout_ms, alone_first=True, own_bro
             alone_context, alone = await open_session(browser, url, READY[app], timeout_ms, time.monotonic())
             await alone_context.close()
         before = kernel_pids(server.process.pid)
-        t0 = time.monotonic()
+        cpu_before = cpu_seconds(server.process.pid, before)
+        t0, t0_wall = time.monotonic(), time.time()
         if own_browsers:
             owned = await asyncio.gather(*(open_in_own_browser(pw, url, READY[app], timeout_ms, t0)
                                            for _ in range(n_sessions)))
@@ -136,6 +214,8 @@ async def measure(server, app, n_sessions, timeout_ms, alone_first=True, own_bro
             opened = await asyncio.gather(*(open_session(browser, url, READY[app], timeout_ms, t0)
                                             for _ in range(n_sessions)))
         wall = time.monotonic() - t0
+        cpu = cpu_used(cpu_before, cpu_seconds(server.process.pid, before))
+        refills = new_kernel_starts(server.process.pid, before, t0_wall)
         memory = kernel_memory(server.process.pid, exclude=before)
         version = browser.version
         for context, _ in opened:
@@ -143,7 +223,18 @@ async def measure(server, app, n_sessions, timeout_ms, alone_first=True, own_bro
         for other, _, _ in (owned if own_browsers else []):
             await other.close()
         await browser.close()
-    return [rec for _, rec in opened], wall, memory, version, alone
+    burst = {"cpu_s_during_burst": cpu, "refill_kernels_started_after_s": refills,
+             "kernels_before": before, "t0_wall": t0_wall}
+    return [rec for _, rec in opened], wall, memory, version, alone, burst
+
+
+def quantiles(values):
+    """min, median, p90 and max of ``values`` (None if empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return {"min": ordered[0], "median": statistics.median(ordered), "p90": p90, "max": ordered[-1]}
 
 
 def summarise(sessions, wall, memory):
@@ -156,8 +247,9 @@ def summarise(sessions, wall, memory):
         "n_rendered": len(times),
         "all_rendered": len(times) == len(sessions),
         "render_s": {"min": min(times), "median": statistics.median(times), "max": max(times)} if times else None,
-        "interactive_s": {"min": min(interactive), "median": statistics.median(interactive),
-                          "max": max(interactive)} if interactive else None,
+        "interactive_s": quantiles(interactive),
+        "first_byte_s": quantiles([s["first_byte_s"] for s in sessions if "first_byte_s" in s]),
+        "page_loaded_s": quantiles([s["page_loaded_s"] for s in sessions if "page_loaded_s" in s]),
         "wall_s_all_sessions": round(wall, 2),
         "n_kernels": len(rss),
         "kernel_rss_mib": {"min": min(rss), "median": statistics.median(rss), "max": max(rss),
@@ -177,21 +269,38 @@ def main(argv=None):
     parser.add_argument("--log", type=Path, default=None, help="keep the server's log in this file")
     parser.add_argument("--own-browsers", action="store_true",
                         help="every session in its own Chromium (default: contexts of one Chromium)")
+    parser.add_argument("--max-load", type=float, default=None, metavar="LOAD",
+                        help="before the burst (spares loaded), wait up to 15 min for the 1-minute "
+                             "load average to fall below LOAD")
+    parser.add_argument("--refill-quiet", type=float, default=None, metavar="S",
+                        help="the server's --refill-quiet (default: the server's default)")
+    parser.add_argument("--wait-refill", action="store_true",
+                        help="after the burst, time how long the pool takes to refill")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).is_file():
         parser.error(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     with tempfile.TemporaryDirectory() as tmp:
         log_level = "INFO" if args.preheat else "WARN"  # wait_for_spares reads the pool messages
+        extra = {} if args.refill_quiet is None else {"refill_quiet_s": args.refill_quiet}
         with AppServer(port=0, log_path=args.log or Path(tmp) / "voila.log", preheat=args.preheat,
-                       log_level=log_level) as server:
+                       log_level=log_level, **extra) as server:
+            started = time.monotonic()
             if args.preheat:
                 wait_for_spares(server, args.preheat, args.timeout)
+            spares_ready_s = round(time.monotonic() - started, 1)
+            quiet = wait_for_low_load(args.max_load) if args.max_load else None
             load_before = os.getloadavg()
-            sessions, wall, memory, version, alone = asyncio.run(
+            sessions, wall, memory, version, alone, burst = asyncio.run(
                 measure(server, args.app, args.sessions, int(args.timeout * 1000), not args.preheat,
                         args.own_browsers))
             load_after = os.getloadavg()
+            if args.wait_refill and args.preheat:
+                done = wait_for_refill(server, burst["kernels_before"], args.sessions, args.timeout)
+                # seconds after the burst began at which the refilled pool was loaded and idle
+                burst["refill_done_after_s"] = None if done is None else round(time.time() - burst["t0_wall"], 1)
+                burst["refill_kernels_started_after_s"] = new_kernel_starts(
+                    server.process.pid, burst["kernels_before"], burst["t0_wall"])
     result = {
         "benchmark": "concurrent Voilà app sessions against one server",
         "app": args.app,
@@ -204,6 +313,9 @@ def main(argv=None):
                     "load_avg_1min_after": round(load_after[0], 2), "python": platform.python_version(),
                     "chromium": version},
         "summary": summarise(sessions, wall, memory),
+        "spares_ready_after_start_s": spares_ready_s,
+        "load_wait": quiet,
+        "burst": {k: v for k, v in burst.items() if k not in ("kernels_before", "t0_wall")},
         "one_session_alone": alone,
         "sessions": sessions,
         "memory": memory,

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import require
 from ..serve.appserver import (APP_MODULES, DEFAULT_APP, DEFAULT_PORT, HOST, AppServer, app_path,
                                available_apps, is_loopback)
+from ..serve.refill import DEFAULT_QUIET_S
 
 
 def add_arguments(parser):
@@ -28,6 +29,10 @@ def add_arguments(parser):
                         help="keep N kernels per app loaded and waiting, so the first N visitors "
                              "get an interactive app in seconds, not a cold start (default 0; each "
                              "costs ~0.5 GiB; see docs/teaching.md)")
+    parser.add_argument("--refill-quiet", type=float, default=DEFAULT_QUIET_S, metavar="SECONDS",
+                        help="with --preheat: refill the pool of ready kernels (one at a time) only "
+                             "once no page has been requested for SECONDS, so a class opening the "
+                             f"app together is not slowed by the refills (default {DEFAULT_QUIET_S:g})")
     parser.add_argument("--max-kernels", type=int, default=0, metavar="N",
                         help="at most N visitors' kernels at once; others get a 'server is full, "
                              "try again in a minute' page (HTTP 503) (default 0: no cap)")
@@ -53,7 +58,7 @@ def run(args):
     if not is_loopback(args.ip) and not args.behind_proxy:
         _warn_open(args.ip)
     server = AppServer(port=args.port, ip=args.ip, base_url=args.base_url, preheat=args.preheat,
-                       max_kernels=args.max_kernels, allow_hosts=args.allow_host,
+                       refill_quiet_s=args.refill_quiet, max_kernels=args.max_kernels, allow_hosts=args.allow_host,
                        cull_idle_timeout_s=args.cull_idle_timeout,
                        log_level="INFO" if args.verbose else "WARN")
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -14,7 +14,8 @@ and always:
 * strips notebook sources from the page and hides tracebacks;
 * shuts a kernel down when its page closes, and culls idle kernels (a tab that never said
   goodbye otherwise keeps ~500 MiB);
-* optionally keeps ``--preheat N`` kernels per app ready and caps visitors' kernels
+* optionally keeps ``--preheat N`` kernels per app ready, refilled one at a time once no page
+  has been requested for ``--refill-quiet`` seconds (:mod:`.refill`), and caps visitors' kernels
   (``--max-kernels``: past it a page says the server is full, HTTP 503).
 
 :class:`AppServer` is what the command line, the tests and the benchmarks use.
@@ -35,6 +36,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import MTJExploreError, ParameterError
+from .refill import DEFAULT_QUIET_S, check_quiet_s
 
 APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 HOST = "127.0.0.1"
@@ -122,8 +124,9 @@ def kernel_env(cache_dir=None, training_slots=None):
 
 
 # ---------------------------------------------------------------------------- the command
-def voila_options(port, *, ip=HOST, base_url="/", preheat=0, max_kernels=0, allow_hosts=(),
-                  cull_idle_timeout_s=120, cull_interval_s=30, log_level="WARN"):
+def voila_options(port, *, ip=HOST, base_url="/", preheat=0, refill_quiet_s=DEFAULT_QUIET_S,
+                  max_kernels=0, allow_hosts=(), cull_idle_timeout_s=120, cull_interval_s=30,
+                  log_level="WARN"):
     """Traitlets options of the app server's command, one entry per option.
 
     Parameters
@@ -136,6 +139,9 @@ def voila_options(port, *, ip=HOST, base_url="/", preheat=0, max_kernels=0, allo
         URL prefix of every page, e.g. ``/mtj/`` behind a proxy; starts and ends with ``/``.
     preheat : int, default 0
         Kernels kept ready per app (app loaded, waiting for a visitor); 0 disables pre-heating.
+    refill_quiet_s : float, default 10
+        With pre-heating: seconds without an app page request before the pool is refilled
+        (one kernel at a time), so refills do not compete with a burst of visitors' pages.
     max_kernels : int, default 0
         Visitors' kernels at once; past it a page says the server is full (HTTP 503). 0: no cap.
     allow_hosts : sequence of str
@@ -154,6 +160,7 @@ def voila_options(port, *, ip=HOST, base_url="/", preheat=0, max_kernels=0, allo
                         ("preheat", preheat), ("max_kernels", max_kernels)):
         _check_count(name, value)
     _check_port(port, allow_zero=False)
+    refill_quiet_s = check_quiet_s(refill_quiet_s)
     opts = {
         "Voila.ip": _check_ip(ip),
         "Voila.port": port,
@@ -175,7 +182,8 @@ def voila_options(port, *, ip=HOST, base_url="/", preheat=0, max_kernels=0, allo
     }
     if preheat:
         opts.update({"VoilaConfiguration.preheat_kernel": True,
-                     "VoilaConfiguration.default_pool_size": preheat})
+                     "VoilaConfiguration.default_pool_size": preheat,
+                     "ClassroomVoila.refill_quiet_s": refill_quiet_s})
     return opts
 
 
@@ -298,7 +306,7 @@ class AppServer:
         Folder of notebooks to serve; default the packaged apps.
     log_path : path, optional
         Where Voilà's log goes; default: inherit this process's stderr.
-    ip, base_url, preheat, max_kernels, allow_hosts, cull_idle_timeout_s, cull_interval_s, log_level
+    ip, base_url, preheat, refill_quiet_s, max_kernels, allow_hosts, cull_idle_timeout_s, cull_interval_s, log_level
         As in :func:`voila_options`.
     env : dict, optional
         Extra environment variables for the server and its kernels.
@@ -312,8 +320,8 @@ class AppServer:
     """
 
     def __init__(self, *, port=DEFAULT_PORT, root=None, log_path=None, ip=HOST, base_url="/",
-                 preheat=0, max_kernels=0, allow_hosts=(), cull_idle_timeout_s=120,
-                 cull_interval_s=30, log_level="WARN", env=None):
+                 preheat=0, refill_quiet_s=DEFAULT_QUIET_S, max_kernels=0, allow_hosts=(),
+                 cull_idle_timeout_s=120, cull_interval_s=30, log_level="WARN", env=None):
         _check_port(port)
         self.root = Path(root) if root is not None else APPS_DIR
         if not self.root.is_dir():
@@ -323,7 +331,7 @@ class AppServer:
             _check_listenable(port, self.ip)
         self.port = port or free_port(self.ip)
         self.options = voila_options(self.port, ip=self.ip, base_url=base_url, preheat=preheat,
-                                     max_kernels=max_kernels, allow_hosts=allow_hosts,
+                                     refill_quiet_s=refill_quiet_s, max_kernels=max_kernels, allow_hosts=allow_hosts,
                                      cull_idle_timeout_s=cull_idle_timeout_s,
                                      cull_interval_s=cull_interval_s, log_level=log_level)
         self.log_path = Path(log_path) if log_path is not None else None

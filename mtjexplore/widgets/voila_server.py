@@ -8,11 +8,16 @@ rest of the package, :mod:`mtjexplore.serve` included, imports no widget or Voil
     Host names answered besides the loopback names (``*``: any; behind a proxy that checks).
 ``ClassroomVoila.max_kernels``
     Kernels serving visitors at once (0: no cap). Spare pre-heated kernels are not counted.
+``ClassroomVoila.refill_quiet_s``
+    Seconds without an app page request before a spare kernel is loaded to refill the pool;
+    spares load one at a time (:mod:`mtjexplore.serve.refill`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import functools
 import logging
 import secrets
 import shutil
@@ -21,11 +26,13 @@ from pathlib import Path
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
-from traitlets import Int, Unicode
+from traitlets import Float, Int, Unicode
 from voila.app import Voila
+from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from ..serve import guard
+from ..serve.refill import DEFAULT_QUIET_S, RefillGate, check_quiet_s
 
 # The page extends Voilà's lab template without its two Font Awesome <link>s to jsdelivr (Voilà's
 # own bundle, voila-style.js, already carries Font Awesome 5 with its fonts) and without the
@@ -59,10 +66,13 @@ def _drop_ping_timeout_warning(record):
 
 
 class VisitorKernelManager(AsyncMappingKernelManager):
-    """A kernel manager that knows how many of its kernels serve visitors.
+    """A kernel manager that knows how many of its kernels serve visitors, and refills the pool
+    of spare kernels only when the pages are quiet, one at a time.
 
     Spare pre-heated kernels (started with ``VOILA_PREHEAT=True`` and not yet handed to a page)
     are not visitors; page loads that will start or take a kernel hold a place until they do.
+    Every spare waits for its turn at :attr:`refill_gate` (a :class:`~mtjexplore.serve.refill.RefillGate`)
+    before it starts, unless a visitor already waits for it.
     """
 
     def __init__(self, **kwargs):
@@ -71,20 +81,45 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         self._pool_starting = 0
         self._holds = collections.deque()  # page loads that will start a kernel
         self._pool_waits = []               # page loads waiting for a pre-heated kernel
+        self.refill_gate = RefillGate(DEFAULT_QUIET_S, log=self.log.info)
 
     async def start_kernel(self, *args, **kwargs):
-        """Start a kernel; a visitor's start uses up the oldest place held for it."""
+        """Start a kernel; a visitor's start uses up the oldest place held for it, a spare's
+        start waits for its turn at the refill gate."""
         if (kwargs.get("env") or {}).get("VOILA_PREHEAT") != "True":
             if self._holds:
                 self._holds.popleft()["open"] = False
             return await super().start_kernel(*args, **kwargs)
+        spare = asyncio.current_task()  # the pool's task (Voilà's fill_if_needed) starting it
+        await self.refill_gate.turn(spare)
         self._pool_starting += 1
         try:
             kernel_id = await super().start_kernel(*args, **kwargs)
+        except BaseException:
+            self.refill_gate.loaded(spare)
+            raise
         finally:
             self._pool_starting -= 1
+        self.refill_gate.started(spare, kernel_id)
+        spare.add_done_callback(functools.partial(self._watch_loading, kernel_id))
         self._idle_pool.add(kernel_id)
         return kernel_id
+
+    def _watch_loading(self, kernel_id, spare):
+        """Once the pool's task has started the notebook, count the spare as loaded when the
+        notebook run ends, if it did not reach ``wait_for_request()`` (its query socket) first."""
+        if spare.cancelled() or spare.exception() is not None:
+            self.refill_gate.loaded(kernel_id)
+            return
+        spare.result()["task"].add_done_callback(lambda _: self.refill_gate.loaded(kernel_id))
+
+    async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+        self.refill_gate.loaded(kernel_id)
+        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+
+    async def shutdown_all(self, *args, **kwargs):
+        self.refill_gate.close()  # spares still waiting for their turn are not started
+        return await super().shutdown_all(*args, **kwargs)
 
     def n_visitor_kernels(self):
         """Kernels serving pages, plus page loads holding a place for one."""
@@ -100,6 +135,7 @@ class VisitorKernelManager(AsyncMappingKernelManager):
             self._idle_pool.discard(pool_head.result()["kernel_id"])
             return {"open": False}
         if pool_head is not None:
+            self.refill_gate.claim(pool_head)  # a visitor waits for this spare: no quiet spell
             self._pool_waits.append(hold)
             pool_head.add_done_callback(lambda task: self._hand_out(task, hold))
             return hold
@@ -121,9 +157,31 @@ class VisitorKernelManager(AsyncMappingKernelManager):
                 waiting.extend(kept)
 
     def pool_head(self, notebook_path):
-        """The pool task the next page load of ``notebook_path`` takes, or None (no pre-heating)."""
+        """The pool task the next page load of ``notebook_path`` takes, or None (no pre-heating).
+
+        A spare that has loaded its app is moved to the head of the pool, so a visitor never
+        waits for a loading spare while a loaded one waits behind it.
+        """
         pool = getattr(self, "_pools", {}).get(notebook_path) or []
+        ready = next((task for task in pool if self._has_loaded(task)), None)
+        if ready is not None and ready is not pool[0]:
+            pool.remove(ready)
+            pool.insert(0, ready)
         return pool[0] if pool else None
+
+    def _has_loaded(self, task):
+        if not task.done() or task.cancelled() or task.exception() is not None:
+            return False
+        return not self.refill_gate.is_loading(task.result()["kernel_id"])
+
+
+class SpareLoadedHandler(RequestInfoSocketHandler):
+    """Voilà's query socket, which a pre-heated kernel opens when it reaches
+    ``wait_for_request()``: that kernel has loaded its app (the refill gate lets the next go)."""
+
+    def open(self, kernel_id):
+        super().open(kernel_id)
+        self.settings["kernel_manager"].refill_gate.loaded(kernel_id)
 
 
 class ClassroomVoilaHandler(TornadoVoilaHandler):
@@ -132,6 +190,13 @@ class ClassroomVoilaHandler(TornadoVoilaHandler):
     async def get(self, path=None):
         _ = self.xsrf_token  # sets the _xsrf cookie that the page's shutdown request sends back
         manager, cap = self.kernel_manager, self.settings.get("mtjexplore_max_kernels", 0)
+        manager.refill_gate.page_started()
+        try:
+            await self._serve(manager, cap, path)
+        finally:
+            manager.refill_gate.page_finished()
+
+    async def _serve(self, manager, cap, path):
         if cap and manager.n_visitor_kernels() >= cap:
             self.log.warning("server full (%d visitor kernels, --max-kernels %d): answered 503 to %s",
                              manager.n_visitor_kernels(), cap, self.request.path)
@@ -193,6 +258,9 @@ class ClassroomVoila(Voila):
     allow_hosts = Unicode("", config=True, help="Host names answered besides localhost, 127.0.0.1 "
                                                 "and ::1, comma-separated; '*': any.")
     max_kernels = Int(0, config=True, help="Kernels serving visitors at once; 0: no cap.")
+    refill_quiet_s = Float(DEFAULT_QUIET_S, config=True,
+                           help="Seconds without an app page request before a spare pre-heated "
+                                "kernel loads to refill the pool (one at a time).")
 
     def setup_template_dirs(self):
         super().setup_template_dirs()
@@ -210,7 +278,9 @@ class ClassroomVoila(Voila):
         self.voila_configuration.multi_kernel_manager_class = VisitorKernelManager
         if zmq.has("curve"):  # encrypted kernel sockets: no plain-TCP warning from every kernel
             self.config.KernelManager.transport_encryption = "auto"
+        quiet_s = check_quiet_s(self.refill_quiet_s)
         settings = super().init_settings()
+        self.kernel_manager.refill_gate.quiet_s = quiet_s
         self._sign_notebooks()
         settings["mtjexplore_max_kernels"] = self.max_kernels
         hosts = [h for h in self.allow_hosts.split(",") if h.strip()]
@@ -245,7 +315,8 @@ class ClassroomVoila(Voila):
                 self.log.warning("could not read %s to sign it: %s", path, exc)
 
     def init_handlers(self):
-        return [(pattern, ClassroomVoilaHandler if handler is TornadoVoilaHandler else handler, *rest)
+        ours = {TornadoVoilaHandler: ClassroomVoilaHandler, RequestInfoSocketHandler: SpareLoadedHandler}
+        return [(pattern, ours.get(handler, handler), *rest)
                 for pattern, handler, *rest in super().init_handlers()]
 
     def start(self):

@@ -58,6 +58,14 @@ def test_voila_waits_long_enough_for_a_cell_output_when_kernels_load_at_once():
     assert voila_options(9123)["VoilaExecutor.iopub_timeout"] >= 60
 
 
+def test_preheating_passes_the_refill_quiet_spell_and_a_bad_one_is_refused():
+    opts = voila_options(9123, preheat=2, refill_quiet_s=5)
+    assert opts["VoilaConfiguration.default_pool_size"] == 2 and opts["ClassroomVoila.refill_quiet_s"] == 5.0
+    assert "ClassroomVoila.refill_quiet_s" not in voila_options(9123), "no pool, nothing to refill"
+    with pytest.raises(ParameterError, match=r"refill_quiet_s must be a number of seconds >= 0"):
+        AppServer(port=0, preheat=2, refill_quiet_s=-1)
+
+
 def test_kernels_get_the_shared_cache_the_queue_and_the_lean_malloc(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
@@ -97,6 +105,8 @@ def test_the_cli_parses_the_app_subcommand():
     assert (args.name, args.port, args.no_browser, args.cull_idle_timeout) == ("ensemble", 0, True, 120)
     default = build_parser().parse_args(["app"])
     assert (default.name, default.port, default.no_browser) == ("explorer", 8866, False)
+    assert default.refill_quiet == 10.0
+    assert build_parser().parse_args(["app", "--preheat", "4", "--refill-quiet", "20"]).refill_quiet == 20.0
 
 
 def test_the_cli_refuses_an_unknown_app(capsys):

@@ -168,6 +168,37 @@ def test_preheated_kernels_serve_visitors_and_do_not_count_against_the_cap(serve
     assert request(server, app_path(server))[0] == 503
 
 
+def test_the_pool_refills_only_once_pages_stop_coming_and_then_completes(serve):
+    quiet_s = 4.0
+    server = serve(preheat=1, max_kernels=1, refill_quiet_s=quiet_s, log_level="INFO")
+    log = server.log_path.read_text
+    wait_for(lambda: log().count("has loaded") == 1, 60, "the first spare to load")
+    assert request(server, app_path(server))[0] == 200, "the visitor takes the spare"
+    assert "Using pre-heated kernel" in log()
+    # Page requests keep coming (refused: the one place is taken) for three quiet spells: the
+    # refill must not start, however long it takes.
+    deadline = time.monotonic() + 3 * quiet_s
+    while time.monotonic() < deadline:
+        assert request(server, app_path(server))[0] == 503
+        assert log().count("starting a spare kernel") == 1, "a refill started while pages kept coming"
+        assert len(kernels(server)) == 1, "only the visitor's kernel runs"
+        time.sleep(0.25)  # the pace of the visits, not a synchronisation
+    # Quiet now: the refill starts and completes.
+    wait_for(lambda: log().count("has loaded") == 2, 60 + quiet_s, "the pool to refill")
+    assert f"no page request for {quiet_s:g} s" in log()
+    assert len(kernels(server)) == 2, "one visitor's kernel and one spare"
+
+
+def test_a_visitor_beyond_the_pool_does_not_wait_for_the_quiet_spell(serve):
+    server = serve(preheat=1, refill_quiet_s=3600, log_level="INFO")
+    wait_for(lambda: server.log_path.read_text().count("has loaded") == 1, 60, "the spare to load")
+    first = request(server, app_path(server))
+    second = request(server, app_path(server), timeout=60)  # would hang for an hour otherwise
+    assert first[0] == second[0] == 200 and "probe page 42" in second[2]
+    assert "a visitor is waiting for it" in server.log_path.read_text()
+    assert kernel_id_of(first[2]) != kernel_id_of(second[2])
+
+
 def test_a_base_url_prefixes_every_page(serve):
     server = serve(base_url="/mtj/")
     assert server.app_url("probe").startswith(f"http://127.0.0.1:{server.port}/mtj/voila/render/")
