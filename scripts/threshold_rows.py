@@ -432,8 +432,9 @@ def summary(res, args):
     return "\n".join([
         "# Half-integer thresholds of real device pairs: spread and defects of the extra rows", "",
         (f"Device: {res.attrs['device']}. Every die gets its own K x n_hidden extra device pairs per "
-        "hidden layer (K = max |k|, theta = k + 1/2), drawn from the statistics fitted to the 36 "
-        "reference dies with the die's own defect rate (posterior mean given its counts), and the "
+        "hidden layer (K = max |k|, theta = k + 1/2), drawn from the statistics "
+        f"({'fitted to the 36 reference dies' if args.row_statistics is None else '`' + _shown(args.row_statistics) + '`'}) "
+        "with the die's own defect rate (posterior mean given its counts), and the "
         "weights are evaluated with the thresholds those pairs make, 1/2 - sum of their currents "
         f"(pairs written alike: {args.alike!r} current); the half-unit reference stays exact. Dies: "
         "the 36 reference dies and the study's sensitivity dies (the same draw as `mx.sensitivity`, "
