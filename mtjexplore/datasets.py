@@ -691,6 +691,14 @@ def _map_cache(paths):
     """The cached arrays memory-mapped read-only, or None when a file is missing or unreadable."""
     try:
         arrays = tuple(np.load(path, mmap_mode="r", allow_pickle=False) for path in paths)
+    except PermissionError as exc:  # another user's file without read access: say how to fix it
+        import warnings
+
+        from .serve import shared_files
+
+        warnings.warn(shared_files.file_problem(exc.filename or paths[0], "the data cache file"),
+                      shared_files.SharedFileWarning, stacklevel=5)
+        return None
     except (OSError, ValueError):
         return None
     x_tr, y_tr, x_te, y_te = arrays
@@ -701,23 +709,35 @@ def _map_cache(paths):
 
 
 def _write_cache(folder, paths, arrays):
-    """Write the cache files atomically (a temporary name, then a rename); False if impossible."""
-    import tempfile
+    """Write the cache files atomically (a temporary name, then a rename); False if impossible.
+
+    The folder and files are made usable by every user of the machine (a hub that runs each
+    student as their own OS user shares one cache): files of mode 0644 whatever the umask, a
+    folder created inside ``/tmp`` of mode 1777 (:mod:`mtjexplore.serve.shared_files`). When
+    this user cannot write there, a warning names the path and the fix and the arrays stay in
+    this process's memory.
+    """
+    import warnings
+
+    from .serve import shared_files
 
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        shared_files.ensure_folder(folder, what="the data cache folder", env_var=DATA_CACHE_ENV)
         for path, arr in zip(paths, arrays):
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.stem, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    np.save(handle, np.ascontiguousarray(arr), allow_pickle=False)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            shared_files.write_atomically(
+                path, functools.partial(_save_npy, np.ascontiguousarray(arr)),
+                what="the data cache file")
+    except shared_files.SharedFileError as exc:
+        warnings.warn(f"{exc}; meanwhile this process keeps its own copy of the data in memory",
+                      shared_files.SharedFileWarning, stacklevel=5)
+        return False
     except OSError:
         return False  # a read-only or full disk: keep the arrays in memory instead
     return True
+
+
+def _save_npy(arr, handle):
+    np.save(handle, arr, allow_pickle=False)
 
 
 @functools.lru_cache(maxsize=2)

@@ -12,6 +12,13 @@ killed kernel never keeps a slot, and a dead waiter's ticket is recognised (nobo
 and removed. ``flock`` locks belong to an open file, not to a process, so two panels in one kernel
 queue against each other too.
 
+Several OS users (a hub that runs every student as their own Unix user) share one queue when
+``MTJEXPLORE_QUEUE_DIR`` names the same folder for all: the lock and ticket files are created
+with mode 0644 whatever the umask (``flock`` needs only read access), the folder, if mtjexplore
+creates it inside a world-writable folder such as ``/tmp``, with mode 1777, and wrong modes raise
+:class:`~mtjexplore.serve.shared_files.SharedFileError` naming the path and the fix
+(:mod:`.shared_files`).
+
 Only the standard library is used (Linux and macOS: ``fcntl``); this module imports neither
 Voilà nor widgets.
 
@@ -21,7 +28,8 @@ Environment
     Runs at once, machine-wide. Unset: :meth:`CpuQueue.from_env` returns None (no queue; a
     single-user session trains at once). ``mtjexplore app`` sets it to the number of cores.
 ``MTJEXPLORE_QUEUE_DIR``
-    The queue's folder; default ``<tmp>/mtjexplore-cpu-queue-<uid>``.
+    The queue's folder; default ``<tmp>/mtjexplore-cpu-queue-<uid>`` (one queue per user, mode
+    0700). Give every user the same folder (e.g. ``/tmp/mtjexplore-cpu-queue``) to share it.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import time
 from pathlib import Path
 
 from ..errors import ParameterError
+from . import shared_files
 
 SLOTS_ENV = "MTJEXPLORE_TRAINING_SLOTS"
 QUEUE_DIR_ENV = "MTJEXPLORE_QUEUE_DIR"
@@ -50,17 +59,17 @@ def default_queue_dir():
 class CpuSlot:
     """One held slot of a :class:`CpuQueue`; :meth:`release` (or leaving ``with``) frees it."""
 
-    def __init__(self, handle, index):
-        self._handle, self.index = handle, index
+    def __init__(self, fd, index):
+        self._fd, self.index = fd, index
 
     def release(self):
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()  # closing the file drops its flock
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the file drops its flock
 
     @property
     def held(self):
-        return self._handle is not None
+        return self._fd is not None
 
     def __enter__(self):
         return self
@@ -77,8 +86,13 @@ class CpuQueue:
     slots : int, optional
         Runs at once (>= 1); default the number of cores.
     folder : path, optional
-        The shared folder; default :func:`default_queue_dir`. Processes that should share the
-        CPU fairly must use the same folder and the same ``slots``.
+        The shared folder; default :func:`default_queue_dir` (private to this user). Processes
+        that should share the CPU fairly must use the same folder and the same ``slots``.
+
+    Raises
+    ------
+    SharedFileError
+        This user cannot create files in the folder, or read a lock file another user made.
 
     Examples
     --------
@@ -96,8 +110,9 @@ class CpuQueue:
         if not isinstance(slots, int) or isinstance(slots, bool) or slots < 1:
             raise ParameterError(f"slots must be an int >= 1 (training runs at once); got {slots!r}")
         self.slots = slots
-        self.folder = Path(folder) if folder is not None else default_queue_dir()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = shared_files.ensure_folder(
+            folder if folder is not None else default_queue_dir(), what="the training queue folder",
+            env_var=QUEUE_DIR_ENV, private=folder is None)
 
     @classmethod
     def from_env(cls):
@@ -116,24 +131,30 @@ class CpuQueue:
     def try_acquire(self):
         """A free slot now, or None."""
         for index in range(self.slots):
-            handle = open(self.folder / f"slot-{index}.lock", "a+b")  # noqa: SIM115 - held while running
+            fd = self._open_slot(index)
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                handle.close()
+                os.close(fd)
                 continue
-            return CpuSlot(handle, index)
+            return CpuSlot(fd, index)
         return None
+
+    def _open_slot(self, index):
+        return shared_files.open_for_lock(self.folder / f"slot-{index}.lock",
+                                          what="the training queue's lock file")
 
     def n_running(self):
         """Slots held right now (a snapshot, for display)."""
         held = 0
         for index in range(self.slots):
-            with open(self.folder / f"slot-{index}.lock", "a+b") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except OSError:
-                    held += 1
+            fd = self._open_slot(index)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                held += 1
+            finally:
+                os.close(fd)
         return held
 
     def acquire(self, stop=None, on_wait=None, poll_s=POLL_S):
@@ -169,20 +190,25 @@ class CpuQueue:
 
     # ------------------------------------------------------------------ tickets
     def _take_ticket(self):
-        """A locked ticket file named by arrival time; renamed into place only once locked."""
+        """A locked ticket file (mode 0644: others test its lock) named by arrival time; renamed
+        into place only once locked."""
         name = f"ticket-{time.time_ns():020d}-{os.getpid():08d}-{next(_COUNTER):06d}"
         tmp = self.folder / f".{name}.new"
-        handle = open(tmp, "a+b")  # noqa: SIM115 - held while waiting
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fd = shared_files.create_exclusive(tmp)
+        except PermissionError:
+            raise shared_files.SharedFileError(shared_files.folder_problem(
+                self.folder, "the training queue folder", QUEUE_DIR_ENV)) from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
         os.replace(tmp, self.folder / name)
-        return name, handle
+        return name, fd
 
     def _drop_ticket(self, ticket):
-        name, handle = ticket
+        name, fd = ticket
         try:
             (self.folder / name).unlink(missing_ok=True)
         finally:
-            handle.close()
+            os.close(fd)
 
     def _n_ahead(self, ticket):
         """Live tickets older than ``ticket``; tickets of dead processes are removed."""
@@ -202,7 +228,10 @@ class CpuQueue:
                     fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
                 except OSError:
                     return True  # its owner holds the lock: it waits
-        except FileNotFoundError:
-            return False
-        path.unlink(missing_ok=True)  # nobody holds it: its process died while waiting
+        except (FileNotFoundError, PermissionError):
+            return False  # gone, or unreadable (not one of ours: tickets are 0644): not counted
+        try:
+            path.unlink(missing_ok=True)  # nobody holds it: its process died while waiting
+        except PermissionError:
+            pass  # another user's, in a sticky folder: left for its owner, not counted
         return False

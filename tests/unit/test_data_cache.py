@@ -1,5 +1,8 @@
 """The memory-mapped MNIST cache that app kernels share (MTJEXPLORE_DATA_CACHE)."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -62,3 +65,21 @@ def test_an_unwritable_cache_folder_falls_back_to_memory(monkeypatch, tmp_path):
         assert train.x.shape == (10, 100) and not isinstance(train.x.base, np.memmap)
     finally:
         datasets.clear_cache()
+
+
+def test_cache_files_are_readable_by_every_user_whatever_the_umask(monkeypatch, tmp_path):
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp
+    monkeypatch.setenv(datasets.DATA_CACHE_ENV, str(shared / "mtjexplore-cache"))
+    datasets.clear_cache()
+    old = os.umask(0o077)
+    try:
+        mx.load_mnist(n_train=10, n_test=10)
+    finally:
+        os.umask(old)
+        datasets.clear_cache()
+    folder = shared / "mtjexplore-cache"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o1777
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert modes == {0o644} and len(list(folder.iterdir())) == 4
