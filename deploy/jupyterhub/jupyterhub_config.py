@@ -17,6 +17,11 @@ Environment (all optional but the two above):
     file, after ``npm install`` there, else the one on PATH).
 ``MTJ_HUB_IDLE_TIMEOUT``
     Seconds of inactivity after which a student's server is stopped (default 1800).
+``MTJ_HUB_SHARED_DIR``
+    Where every student's kernels keep the one training queue and the one memory-mapped MNIST
+    cache of the machine (default ``<tmp>/mtjexplore-shared``). Its ``cpu-queue`` and
+    ``data-cache`` folders are made mode 1777 here, so students who are different OS users share
+    them; it must be the same folder for every student (not a per-student private /tmp).
 ``MTJ_HUB_MEM_LIMIT``
     Memory per student (default ``1G``: a kernel after a training run ~0.5 GiB RSS plus the
     single-user server ~0.16 GiB). Enforced by spawners that can (systemdspawner, kubespawner);
@@ -31,6 +36,7 @@ with one OS user each, or Kubernetes: docs/teaching.md).
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from mtjexplore.serve.appserver import APPS_DIR, kernel_env
@@ -55,6 +61,18 @@ c.SharedPasswordAuthenticator.user_password = os.environ["MTJ_HUB_PASSWORD"]
 c.Authenticator.allowed_users = {name.strip() for name in os.environ["MTJ_HUB_STUDENTS"].split(",")
                                  if name.strip()}
 
+# ---------------------------------------------------------------- shared by every student
+# One training queue (one run per core across all students) and one MNIST cache for the machine,
+# also when each student is their own OS user: the folders are mode 1777 (anyone adds files, only
+# a file's owner replaces it) and mtjexplore writes its files there with mode 0644, whatever the
+# students' umask (mtjexplore.serve.shared_files).
+SHARED = Path(os.environ.get("MTJ_HUB_SHARED_DIR") or Path(tempfile.gettempdir()) / "mtjexplore-shared")
+QUEUE_DIR, CACHE_DIR = SHARED / "cpu-queue", SHARED / "data-cache"
+for _folder in (SHARED, QUEUE_DIR, CACHE_DIR):
+    _folder.mkdir(exist_ok=True)
+    if _folder.stat().st_uid == os.geteuid():
+        _folder.chmod(0o1777)
+
 # ---------------------------------------------------------------- each student's server
 c.JupyterHub.spawner_class = "simple"
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
@@ -67,9 +85,8 @@ c.Spawner.environment = {"JUPYTER_PATH": str(HERE / "share" / "jupyter"),       
                          "JUPYTER_CONFIG_PATH": str(HERE / "etc" / "jupyter"),  # server config
                          # as `mtjexplore app` gives its kernels: 2 malloc arenas, 1 OMP thread, the
                          # shared memory-mapped MNIST cache, and one machine-wide training queue
-                         # (one run per core across all students: every student here is the hub's
-                         # OS user, so they share the queue folder in the temporary directory)
-                         **kernel_env()}
+                         **kernel_env(cache_dir=CACHE_DIR),
+                         "MTJEXPLORE_QUEUE_DIR": str(QUEUE_DIR)}
 # etc/jupyter/jupyter_server_config.py: Voilà's page template, stripped sources, kernel culling
 c.Spawner.args = []
 if os.geteuid() == 0:  # a container's root: the single-user server refuses root unless told
