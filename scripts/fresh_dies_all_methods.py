@@ -76,7 +76,7 @@ def summary(res):
     base = float(res.ideal_error)
     lines = ["# Every method on fresh dies", "",
              f"Device: {res.attrs['device']}. {int(done.sum())} dies drawn afresh from the statistics "
-             "fitted to the 36 reference dies; the study's committed weights (seed 0), its remapping "
+             f"fitted to the 36 reference dies; the study's committed weights (seed {res.attrs['seed']}), its remapping "
              "(first image draw) and its defect-aware rounds, all on the same dies. Gap: mean error "
              f"minus the software baseline on ideal devices ({100 * base:.2f} %), ± its standard error "
              "over the dies. Made by `scripts/fresh_dies_all_methods.py`.", "",

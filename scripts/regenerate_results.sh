@@ -7,10 +7,12 @@
 #   3. docs/results/short_strength/     every method against the read-path resistance
 #   4. docs/results/defect_aware_fresh/ defect-aware on 200 fresh and 200 double-density dies
 #   5. docs/results/seeds/              the study for training seeds 1 and 2, and the spread over seeds
-#   6. docs/results/fresh_dies_all_methods/  all five methods on the same 500 fresh dies
-#   7. docs/results/threshold_modes*, spread_correlation.md   the study retrained in each threshold
-#                               mode (seeds 0 and 1) and the correlated P/AP spread comparison
-#   8. docs/results/deeper/             a three-layer network on tiles against the two-layer one
+#   6. docs/results/fresh_dies_all_methods/  all five methods on the same 500 fresh dies (seeds 0, 1, 2)
+#   7. docs/results/threshold_modes*, spread_correlation.md   the study retrained in the other
+#                               threshold modes (seeds 0, 1, 2) and the correlated P/AP spread comparison
+#   8. docs/results/threshold_rows/     the half-integer thresholds' extra device rows with their
+#                               own spread and defects
+#   9. docs/results/deeper/             a three-layer network on tiles against the two-layer one
 # Same seeds, same numbers (one torch thread per process: reproducible). Steps 4 and 6 run dies in
 # parallel processes (WORKERS, default: the number of cores; the numbers do not depend on it).
 # On 2 cores steps 1-3 take ~1 h and all of it several hours; steps 4 and 6 took 2 min on 16 cores.
@@ -18,7 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-python}"
-# reproduce runs torch on one thread (--threads 1, its default): the same numbers on every machine.
+# reproduce runs torch on one thread (--threads 1, its default): the same numbers on the same kind of
+# machine and torch version (another CPU or torch rounds training differently: a seed-like change).
 # --overwrite starts from scratch; to resume an interrupted step 1, run it again without --overwrite.
 "$PY" -m mtjexplore.cli reproduce --out docs/results --overwrite --no-progress
 "$PY" scripts/make_app_weights.py --study docs/results --overwrite
@@ -39,11 +42,18 @@ WORKERS="${WORKERS:-$(nproc)}"
 for s in 1 2; do
     "$PY" -m mtjexplore.cli reproduce --seed "$s" --out "docs/results/seeds/seed$s" --overwrite --no-progress
 done
-"$PY" scripts/seed_spread.py docs/results docs/results/seeds/seed1 docs/results/seeds/seed2 \
-    --out docs/results/seeds/summary.md
 "$PY" scripts/fresh_dies_all_methods.py --n 500 --workers "$WORKERS" --out docs/results/fresh_dies_all_methods
-"$PY" scripts/threshold_modes.py --seed 1 --study docs/results/seeds/seed1 \
-    --out docs/results/threshold_modes/seed1 --md docs/results/threshold_modes/seed1/threshold_modes.md
-"$PY" scripts/threshold_modes.py   # seed 0; its .md gathers the seed-1 run above
+for s in 1 2; do
+    "$PY" scripts/fresh_dies_all_methods.py --n 500 --workers "$WORKERS" --seed "$s" \
+        --study "docs/results/seeds/seed$s" --out "docs/results/fresh_dies_all_methods/seed$s"
+    "$PY" scripts/threshold_modes.py --seed "$s" --study "docs/results/seeds/seed$s" \
+        --out "docs/results/threshold_modes/seed$s" --md "docs/results/threshold_modes/seed$s/threshold_modes.md"
+done
+"$PY" scripts/seed_spread.py docs/results docs/results/seeds/seed1 docs/results/seeds/seed2 \
+    --fresh docs/results/fresh_dies_all_methods docs/results/fresh_dies_all_methods/seed1 \
+    docs/results/fresh_dies_all_methods/seed2 --out docs/results/seeds/summary.md
+"$PY" scripts/threshold_modes.py   # seed 0; its .md gathers the seed-1 and seed-2 runs above
 "$PY" scripts/threshold_modes.py --correlation 0.9 --retrain-seeds 0 1 2 3
+"$PY" scripts/threshold_rows.py --weights docs/results/weights/software.nc docs/results/weights/statistics_aware.nc \
+    --out docs/results/threshold_rows
 "$PY" scripts/deeper_network.py --out docs/results/deeper
