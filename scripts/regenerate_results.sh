@@ -51,7 +51,7 @@ for s in 1 2; do
 done
 "$PY" scripts/seed_spread.py docs/results docs/results/seeds/seed1 docs/results/seeds/seed2 \
     --fresh docs/results/fresh_dies_all_methods docs/results/fresh_dies_all_methods/seed1 \
-    docs/results/fresh_dies_all_methods/seed2 --out docs/results/seeds/summary.md
+    docs/results/fresh_dies_all_methods/seed2 --out docs/results/seeds/summary.md --summary docs/results/summary.md
 "$PY" scripts/threshold_modes.py   # seed 0; its .md gathers the seed-1 and seed-2 runs above
 "$PY" scripts/threshold_modes.py --correlation 0.9 --retrain-seeds 0 1 2 3
 "$PY" scripts/threshold_rows.py --weights docs/results/weights/software.nc docs/results/weights/statistics_aware.nc \

@@ -10,11 +10,15 @@ Writes two Markdown tables:
   of all seeds) and the gap to each seed's own software baseline, mean +- s.d. over seeds;
 * the gap of every seed, so one can see which seed moves what.
 
+``--summary`` also puts the first table into a study's ``summary.md`` (between marker comments,
+replaced on every run), so the study's own summary shows its spread over seeds.
+
 Usage (what ``scripts/regenerate_results.sh`` runs after the studies and the fresh-die runs)::
 
     python scripts/seed_spread.py docs/results docs/results/seeds/seed1 docs/results/seeds/seed2 \\
         --fresh docs/results/fresh_dies_all_methods docs/results/fresh_dies_all_methods/seed1 \\
-                docs/results/fresh_dies_all_methods/seed2 --out docs/results/seeds/summary.md
+                docs/results/fresh_dies_all_methods/seed2 --out docs/results/seeds/summary.md \
+        --summary docs/results/summary.md
 """
 
 from __future__ import annotations
@@ -83,12 +87,29 @@ def tables(folders, fresh_folders=()):
     return seeds, main, per_seed
 
 
+BEGIN, END = "<!-- seeds: written by scripts/seed_spread.py -->", "<!-- /seeds -->"
+
+
+def put_section(path, section):
+    """Replace the marked section of ``path`` with ``section`` (appended when there is none)."""
+    text = Path(path).read_text()
+    block = f"{BEGIN}\n{section.rstrip()}\n{END}\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    Path(path).write_text(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="study output folders (each with results.nc)")
     parser.add_argument("--fresh", nargs="*", default=(),
                         help="scripts/fresh_dies_all_methods.py output folders (one per seed)")
     parser.add_argument("--out", default=None, help="write the Markdown here (default: print)")
+    parser.add_argument("--summary", default=None,
+                        help="also put the table into this study summary.md (a marked section)")
     args = parser.parse_args(argv)
     seeds, main_table, per_seed = tables(args.folders, args.fresh)
     text = "\n".join([
@@ -104,6 +125,12 @@ def main(argv=None):
         *per_seed, ""])
     if args.out:
         Path(args.out).write_text(text)
+    if args.summary:
+        put_section(args.summary, "\n".join([
+            f"## Over training seeds {', '.join(map(str, seeds))}", "",
+            "Every method on the 36 dies and on 500 fresh dies, for each training seed's study; gap to "
+            "each seed's own software baseline, mean ± s.d. over seeds (per seed: "
+            "[seeds/summary.md](seeds/summary.md)).", "", *main_table]))
     print(text)
 
 
