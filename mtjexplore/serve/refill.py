@@ -6,8 +6,8 @@ replacement at once. After a burst (a class opening the app together) that is N 
 the same seconds: measured on 2 cores, 8 visitors at once waited ~40-57 s instead of a few.
 :class:`RefillGate` holds the replacements back:
 
-* a spare starts loading only when no app page has been requested for ``quiet_s`` seconds and
-  none is still being served;
+* a spare starts loading only when no app page has been requested (and no page has connected
+  to its kernel) for ``quiet_s`` seconds, and no page is still being served;
 * spares load one at a time (the next starts once the previous one has loaded its app);
 * a spare that a visitor is already waiting for (more visitors than spares) goes at once: that
   visitor would otherwise wait for the quiet spell too.
@@ -85,6 +85,10 @@ class RefillGate:
         self._pages = max(self._pages - 1, 0)
         self._last_page = self._clock()
         self.wake()
+
+    def page_connected(self):
+        """A page connected to its kernel (its widgets load now): the quiet spell starts again."""
+        self._last_page = self._clock()
 
     def claim(self, key):
         """A visitor waits for the spare ``key``: it may start at once."""

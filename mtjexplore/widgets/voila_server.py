@@ -30,6 +30,7 @@ from traitlets import Float, Int, Unicode
 from voila.app import Voila
 from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from ..serve import guard
 from ..serve.refill import DEFAULT_QUIET_S, RefillGate, check_quiet_s
@@ -184,6 +185,14 @@ class SpareLoadedHandler(RequestInfoSocketHandler):
         self.settings["kernel_manager"].refill_gate.loaded(kernel_id)
 
 
+class PageKernelSocketHandler(VoilaKernelWebsocketHandler):
+    """A page's websocket to its kernel; opening one is page activity: the pool's refill waits."""
+
+    async def open(self, kernel_id):
+        self.kernel_manager.refill_gate.page_connected()
+        return await super().open(kernel_id)
+
+
 class ClassroomVoilaHandler(TornadoVoilaHandler):
     """An app page: refused with a "server full" page past the cap; sets the ``_xsrf`` cookie."""
 
@@ -315,7 +324,8 @@ class ClassroomVoila(Voila):
                 self.log.warning("could not read %s to sign it: %s", path, exc)
 
     def init_handlers(self):
-        ours = {TornadoVoilaHandler: ClassroomVoilaHandler, RequestInfoSocketHandler: SpareLoadedHandler}
+        ours = {TornadoVoilaHandler: ClassroomVoilaHandler, RequestInfoSocketHandler: SpareLoadedHandler,
+                VoilaKernelWebsocketHandler: PageKernelSocketHandler}
         return [(pattern, ours.get(handler, handler), *rest)
                 for pattern, handler, *rest in super().init_handlers()]
 

@@ -134,6 +134,16 @@ def test_seconds_to_wait_follows_pages_and_loading_spares():
     assert gate.seconds_to_wait() == pytest.approx(10.0)
 
 
+def test_a_page_connecting_to_its_kernel_restarts_the_quiet_spell():
+    gate, clock, _ = make_gate(quiet_s=10)
+    gate.page_started()
+    gate.page_finished()
+    clock.now += 8
+    gate.page_connected()  # the page's widgets load now
+    clock.now += 8
+    assert gate.seconds_to_wait() == pytest.approx(2.0)
+
+
 @pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "10", True, None])
 def test_a_bad_quiet_spell_is_refused_with_its_meaning(bad):
     with pytest.raises(ParameterError, match=r"refill_quiet_s must be a number of seconds >= 0 "
