@@ -218,7 +218,7 @@ def summary_markdown(results, figures=None):
         f"Seed {a.get('seed')}, {a.get('n_train')} training / {a.get('n_test')} test images"
         f"{' (quick mode)' if a.get('quick') else ''}; comparator thresholds: "
         f"{json.loads(a.get('settings', '{}')).get('threshold_mode', 'per_neuron')} "
-        "(`mtjexplore.network`); dies: {a.get('dies', '')}; statistics "
+        f"(`mtjexplore.network`); dies: {a.get('dies', '')}; statistics "
         f"fitted to them (mean defects per die: "
         + ", ".join(f"{k} {v:.2f}" for k, v in stats.items()) + f"); mtjexplore {a.get('mtjexplore_version')}.",
         "", "## Error per method", "", summary_table_markdown(results), "", _paper_comparison(results),

@@ -72,6 +72,9 @@ def test_quick_summary_reports_the_paper_comparison(quick_run):
     assert f"**Here:** {100 * gap:+.2f} %" in text and "within 2 % of the software baseline" in text
     assert "| software weights, unaware |" in text and "shorts layer 2" in text
     assert "![die_yield](die_yield.png)" in text
+    header = text.split("## Error per method")[0]
+    assert "comparator thresholds: half_integer" in header and f"dies: {res.attrs['dies']};" in header
+    assert "{" not in header, header  # no unformatted template left
 
 
 def test_a_folder_of_other_settings_is_refused_before_training(quick_run, capsys):
