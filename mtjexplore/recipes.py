@@ -9,7 +9,8 @@ were chosen (measured on the 36-die reference ensemble, full MNIST; see docs/res
   70 % of 20 epochs (Adam 1e-2, cosine decay): 8.1-8.35 % test error with the MNIST margin
   cropped (8.35 % in docs/results before issue 12, ties going to the first class). Since issue 12
   ties count as a random tie-break would (``mtjexplore.network.tie_error``) and the study runs on
-  one torch thread: 8.25 % in docs/results (the same recipe and seed on two threads: 8.68 %).
+  one torch thread: 8.25 % with per-neuron thresholds (the same recipe and seed on two threads:
+  8.68 %); with the default half-integer thresholds 7.86 % (seeds 0-2: 7.51-8.13 %).
 * Every measurement below was made with the earlier 500 Ohm read path (a short = 11.7 unit
   weights) and first-index ties; at the 1.8 kOhm default the gaps are much smaller
   (docs/results/short_strength).
