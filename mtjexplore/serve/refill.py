@@ -6,8 +6,9 @@ replacement at once. After a burst (a class opening the app together) that is N 
 the same seconds: measured on 2 cores, 8 visitors at once waited ~40-57 s instead of a few.
 :class:`RefillGate` holds the replacements back:
 
-* a spare starts loading only when no app page has been requested (and no page has connected
-  to its kernel) for ``quiet_s`` seconds, and no page is still being served;
+* a spare starts loading only when no page is still loading (its HTML being served, or its
+  kernel handed out but not yet connected to by the page's scripts) and none has been requested
+  or connected for ``quiet_s`` seconds;
 * spares load one at a time (the next starts once the previous one has loaded its app);
 * a spare that a visitor is already waiting for (more visitors than spares) goes at once: that
   visitor would otherwise wait for the quiet spell too.
@@ -30,6 +31,7 @@ from ..errors import ParameterError
 
 DEFAULT_QUIET_S = 10.0
 LOADING_LIMIT_S = 300.0
+CONNECT_LIMIT_S = 120.0  # a page whose scripts never connect (the visitor left) stops counting
 
 
 class GateClosedError(RuntimeError):
@@ -46,6 +48,9 @@ class RefillGate:
         still load one at a time).
     loading_limit_s : float, default 300
         A spare that has not loaded after this long stops holding the next one back.
+    connect_limit_s : float, default 120
+        A page whose scripts have not connected to its kernel after this long (the visitor left)
+        stops holding the refill back.
     clock : callable, default time.monotonic
         Seconds, for the quiet spell (tests pass a fake clock and call :meth:`wake`).
     log : callable, optional
@@ -63,13 +68,14 @@ class RefillGate:
     """
 
     def __init__(self, quiet_s=DEFAULT_QUIET_S, *, loading_limit_s=LOADING_LIMIT_S,
-                 clock=time.monotonic, log=None):
+                 connect_limit_s=CONNECT_LIMIT_S, clock=time.monotonic, log=None):
         self.quiet_s = check_quiet_s(quiet_s)
-        self.loading_limit_s = loading_limit_s
+        self.loading_limit_s, self.connect_limit_s = loading_limit_s, connect_limit_s
         self._clock, self._log = clock, log or (lambda message: None)
         self._last_page = -math.inf
         self._pages = 0
         self._loading = {}       # key (a task, then the kernel id) -> clock time it started
+        self._unconnected = {}   # kernel id of a page served, not yet connected -> clock time
         self._claimed = set()    # keys a visitor waits for
         self._event = None       # created in the running loop
         self._closed = False
@@ -86,9 +92,15 @@ class RefillGate:
         self._last_page = self._clock()
         self.wake()
 
-    def page_connected(self):
+    def page_served(self, kernel_id):
+        """A page got the kernel ``kernel_id``; it is loading until its scripts connect to it."""
+        self._unconnected[kernel_id] = self._clock()
+
+    def page_connected(self, kernel_id=None):
         """A page connected to its kernel (its widgets load now): the quiet spell starts again."""
+        self._unconnected.pop(kernel_id, None)
         self._last_page = self._clock()
+        self.wake()
 
     def claim(self, key):
         """A visitor waits for the spare ``key``: it may start at once."""
@@ -130,10 +142,12 @@ class RefillGate:
         if self._pages:
             return None
         now = self._clock()
-        loading = [since + self.loading_limit_s - now for since in self._loading.values()
-                   if now - since < self.loading_limit_s]
-        if loading:
-            return min(loading)
+        pending = [since + limit - now
+                   for times, limit in ((self._loading, self.loading_limit_s),
+                                        (self._unconnected, self.connect_limit_s))
+                   for since in times.values() if now - since < limit]
+        if pending:
+            return min(pending)
         return max(self._last_page + self.quiet_s - now, 0.0)
 
     async def turn(self, key, what="a spare kernel"):

@@ -90,7 +90,9 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         if (kwargs.get("env") or {}).get("VOILA_PREHEAT") != "True":
             if self._holds:
                 self._holds.popleft()["open"] = False
-            return await super().start_kernel(*args, **kwargs)
+            kernel_id = await super().start_kernel(*args, **kwargs)
+            self.refill_gate.page_served(kernel_id)
+            return kernel_id
         spare = asyncio.current_task()  # the pool's task (Voilà's fill_if_needed) starting it
         await self.refill_gate.turn(spare)
         self._pool_starting += 1
@@ -133,7 +135,7 @@ class VisitorKernelManager(AsyncMappingKernelManager):
         """Hold a place for a page load; ``pool_head`` is the pool task it will take, if any."""
         hold = {"open": True}
         if pool_head is not None and pool_head.done() and not pool_head.exception():
-            self._idle_pool.discard(pool_head.result()["kernel_id"])
+            self._give_out(pool_head.result()["kernel_id"])
             return {"open": False}
         if pool_head is not None:
             self.refill_gate.claim(pool_head)  # a visitor waits for this spare: no quiet spell
@@ -145,8 +147,13 @@ class VisitorKernelManager(AsyncMappingKernelManager):
 
     def _hand_out(self, task, hold):
         if not task.cancelled() and task.exception() is None:
-            self._idle_pool.discard(task.result()["kernel_id"])
+            self._give_out(task.result()["kernel_id"])
         self.release(hold)
+
+    def _give_out(self, kernel_id):
+        """A spare goes to a visitor: no longer spare; its page loads until it connects."""
+        self._idle_pool.discard(kernel_id)
+        self.refill_gate.page_served(kernel_id)
 
     def release(self, hold):
         """End a hold that no kernel start used up (the page load failed or took a pooled kernel)."""
@@ -186,10 +193,11 @@ class SpareLoadedHandler(RequestInfoSocketHandler):
 
 
 class PageKernelSocketHandler(VoilaKernelWebsocketHandler):
-    """A page's websocket to its kernel; opening one is page activity: the pool's refill waits."""
+    """A page's websocket to its kernel: once it opens, the page's scripts have loaded (the pool's
+    refill waits for that, then for the quiet spell)."""
 
     async def open(self, kernel_id):
-        self.kernel_manager.refill_gate.page_connected()
+        self.kernel_manager.refill_gate.page_connected(kernel_id)
         return await super().open(kernel_id)
 
 

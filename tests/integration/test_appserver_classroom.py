@@ -104,6 +104,13 @@ def websocket_handshake(server, path, origin):
     return status
 
 
+def connect_page_scripts(server, page):
+    """Open the page's websocket to its kernel, as its scripts do once loaded (the pool's refill
+    waits for that)."""
+    channels = f"/api/kernels/{kernel_id_of(page)}/channels"
+    assert websocket_handshake(server, channels, f"http://127.0.0.1:{server.port}") == 101
+
+
 # ---------------------------------------------------------------------------- Host and Origin
 def test_a_foreign_host_is_refused_and_allowed_names_are_served(serve):
     server = serve(allow_hosts=["class.example.org"])
@@ -163,6 +170,7 @@ def test_preheated_kernels_serve_visitors_and_do_not_count_against_the_cap(serve
     assert status == 200 and "probe page 42" in page
     assert "query die=7" in page, "the visitor's query string must reach the pre-heated kernel"
     assert "Using pre-heated kernel" in server.log_path.read_text()
+    connect_page_scripts(server, page)
     wait_for(lambda: server.log_path.read_text().count(filled) == 2, 60, "the pool to refill")
     assert len(kernels(server)) == 2, "one visitor's kernel and one spare"
     assert request(server, app_path(server))[0] == 503
@@ -173,8 +181,9 @@ def test_the_pool_refills_only_once_pages_stop_coming_and_then_completes(serve):
     server = serve(preheat=1, max_kernels=1, refill_quiet_s=quiet_s, log_level="INFO")
     log = server.log_path.read_text
     wait_for(lambda: log().count("has loaded") == 1, 60, "the first spare to load")
-    assert request(server, app_path(server))[0] == 200, "the visitor takes the spare"
-    assert "Using pre-heated kernel" in log()
+    status, _, page = request(server, app_path(server))
+    assert status == 200 and "Using pre-heated kernel" in log(), "the visitor takes the spare"
+    connect_page_scripts(server, page)
     # Page requests keep coming (refused: the one place is taken) for three quiet spells: the
     # refill must not start, however long it takes.
     deadline = time.monotonic() + 3 * quiet_s
@@ -183,7 +192,7 @@ def test_the_pool_refills_only_once_pages_stop_coming_and_then_completes(serve):
         assert log().count("starting a spare kernel") == 1, "a refill started while pages kept coming"
         assert len(kernels(server)) == 1, "only the visitor's kernel runs"
         time.sleep(0.25)  # the pace of the visits, not a synchronisation
-    # Quiet now: the refill starts and completes.
+    # Quiet now (and the page's scripts connected): the refill starts and completes.
     wait_for(lambda: log().count("has loaded") == 2, 60 + quiet_s, "the pool to refill")
     assert f"no page request for {quiet_s:g} s" in log()
     assert len(kernels(server)) == 2, "one visitor's kernel and one spare"

@@ -134,14 +134,43 @@ def test_seconds_to_wait_follows_pages_and_loading_spares():
     assert gate.seconds_to_wait() == pytest.approx(10.0)
 
 
-def test_a_page_connecting_to_its_kernel_restarts_the_quiet_spell():
-    gate, clock, _ = make_gate(quiet_s=10)
-    gate.page_started()
-    gate.page_finished()
-    clock.now += 8
-    gate.page_connected()  # the page's widgets load now
-    clock.now += 8
-    assert gate.seconds_to_wait() == pytest.approx(2.0)
+def test_the_refill_waits_until_every_served_page_has_connected_to_its_kernel():
+    async def scenario():
+        gate, clock, _ = make_gate(quiet_s=10, connect_limit_s=120)
+        gate.page_started()
+        gate.page_served("k1")
+        gate.page_served("k2")
+        gate.page_finished()
+        spare = asyncio.ensure_future(gate.turn("spare"))
+        clock.now += 30  # the pages' scripts still load: long past the quiet spell
+        gate.wake()
+        await run_ready_callbacks()
+        assert not spare.done()
+        gate.page_connected("k1")
+        clock.now += 30
+        gate.wake()
+        await run_ready_callbacks()
+        assert not spare.done(), "k2's page has not connected yet"
+        gate.page_connected("k2")  # the widgets load now: the quiet spell starts again
+        clock.now += 9
+        gate.wake()
+        await run_ready_callbacks()
+        assert not spare.done() and gate.seconds_to_wait() == pytest.approx(1.0)
+        clock.now += 1
+        gate.wake()
+        await run_ready_callbacks()
+        assert spare.done()
+
+    asyncio.run(scenario())
+
+
+def test_a_page_that_never_connects_stops_holding_the_refill_back():
+    gate, clock, _ = make_gate(quiet_s=10, connect_limit_s=120)
+    gate.page_served("k-of-a-visitor-who-left")
+    clock.now += 119
+    assert gate.seconds_to_wait() == pytest.approx(1.0)
+    clock.now += 1
+    assert gate.seconds_to_wait() == 0.0
 
 
 @pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "10", True, None])
