@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate every shipped result from scratch, in order (2 cores: ~25-45 min in all):
+# Regenerate every shipped result from scratch, in order (2 cores: ~1.5 h in all; see below):
 #   1. docs/results/            the 36-die study (mtjexplore reproduce: results.nc, summary.md,
 #                               figures, weights, statistics)
 #   2. mtjexplore/data/app_weights.nc   the apps' weights and results, copied from that study
@@ -13,9 +13,12 @@
 #   8. docs/results/threshold_rows/     the half-integer thresholds' extra device rows with their
 #                               own spread and defects
 #   9. docs/results/deeper/             a three-layer network on tiles against the two-layer one
+#  10. README.md                        its result tables (scripts/readme_tables.py; the prose by hand)
 # Same seeds, same numbers (one torch thread per process: reproducible). Steps 4 and 6 run dies in
 # parallel processes (WORKERS, default: the number of cores; the numbers do not depend on it).
-# On 2 cores steps 1-3 take ~1 h and all of it several hours; steps 4 and 6 took 2 min on 16 cores.
+# Measured (issue 12, one core each, other jobs running): the study 4.5 min per seed, the read-path
+# sweep 20 + 6 min, threshold modes, correlation, rows and the deeper network ~10 min; steps 4 and
+# 6 are ~35 core-minutes per seed (16 cores: 4-7 min; 2 cores: about an hour for all of them).
 # Usage: scripts/regenerate_results.sh [PYTHON]   (default: python on PATH)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,3 +60,4 @@ done
 "$PY" scripts/threshold_rows.py --weights docs/results/weights/software.nc docs/results/weights/statistics_aware.nc \
     --out docs/results/threshold_rows
 "$PY" scripts/deeper_network.py --out docs/results/deeper
+"$PY" scripts/readme_tables.py   # the README's tables from all of the above

@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from mtjexplore.methods import REGISTRY
+from mtjexplore.study import layout
 
 EVERY_FRESH = "500 fresh dies"  # scripts/fresh_dies_all_methods.py: every method on the same dies
 STUDY_FRESH = "500 fresh dies, sensitivity draw"  # the study's own draw (the two die-independent methods)
@@ -87,21 +88,6 @@ def tables(folders, fresh_folders=()):
     return seeds, main, per_seed
 
 
-BEGIN, END = "<!-- seeds: written by scripts/seed_spread.py -->", "<!-- /seeds -->"
-
-
-def put_section(path, section):
-    """Replace the marked section of ``path`` with ``section`` (appended when there is none)."""
-    text = Path(path).read_text()
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    Path(path).write_text(text)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="study output folders (each with results.nc)")
@@ -126,7 +112,7 @@ def main(argv=None):
     if args.out:
         Path(args.out).write_text(text)
     if args.summary:
-        put_section(args.summary, "\n".join([
+        layout.write_section(args.summary, "seeds", made_by="scripts/seed_spread.py", text="\n".join([
             f"## Over training seeds {', '.join(map(str, seeds))}", "",
             "Every method on the 36 dies and on 500 fresh dies, for each training seed's study; gap to "
             "each seed's own software baseline, mean ± s.d. over seeds (per seed: "

@@ -246,7 +246,6 @@ def _verdicts(results, table):
 
 def summary(results):
     table = gap_table(results)
-    methods = list(results.method.values)
     default = float(results.attrs.get("default_r_series_ohm", mx.config.paper_device().r_series_ohm))
     lines = [
         "# How the result depends on the strength of a short (the study's main figure)",
@@ -266,19 +265,28 @@ def summary(results):
         "path is 0.75-4.5 kΩ (`mtjexplore/config.py`); the default is "
         f"{_ohm(default)}. Made by `scripts/short_strength.py`.",
         "",
-        "| read path | a short passes | " + " | ".join(_label(results, m) for m in methods) + " |",
-        "|---:|---:|" + "---:|" * len(methods),
+        *table_lines(results, table),
     ]
-    for i, r in enumerate(results.r_series.values):
-        mark = " (default)" if r == default else ""
-        cells = [_cell(table, i, m) for m in methods]
-        lines.append(f"| {_ohm(r)}{mark} | {float(results.short_to_weight[i]):.1f} unit weights | "
-                     + " | ".join(c if c == "not run" else c + " %" for c in cells) + " |")
     lines += ["", "The paper's criterion is a statistics-aware gap within 2 %; this study's goal is "
               "1 %. Where each method's mean gap stands:", "", *_verdicts(results, table), "",
               "![gap_vs_short](gap_vs_short.png)", "",
               "Seconds per resistance and method (all seeds): `" + results.attrs.get("timings_s", "") + "`", ""]
     return "\n".join(lines)
+
+
+def table_lines(results, table=None):
+    """The gap table (a row per read path, a column per method) as Markdown lines."""
+    table = gap_table(results) if table is None else table
+    methods = list(results.method.values)
+    default = float(results.attrs.get("default_r_series_ohm", mx.config.paper_device().r_series_ohm))
+    lines = ["| read path | a short passes | " + " | ".join(_label(results, m) for m in methods) + " |",
+             "|---:|---:|" + "---:|" * len(methods)]
+    for i, r in enumerate(results.r_series.values):
+        mark = " (default)" if r == default else ""
+        cells = [_cell(table, i, m) for m in methods]
+        lines.append(f"| {_ohm(r)}{mark} | {float(results.short_to_weight[i]):.1f} unit weights | "
+                     + " | ".join(c if c == "not run" else c + " %" for c in cells) + " |")
+    return lines
 
 
 def figure(results, path):

@@ -100,6 +100,26 @@ def write_text(path, text, *, overwrite=True):
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite)
 
 
+def write_section(path, key, text, *, made_by):
+    """Put ``text`` into the section ``key`` of the Markdown file ``path``, atomically.
+
+    The section lies between ``<!-- key: written by made_by -->`` and ``<!-- /key -->`` and is
+    replaced on every call (appended when the file has none yet), so a generated table can live
+    in a hand-written page (the README, a study's summary) and be regenerated with its results.
+    """
+    path = Path(path)
+    text_now = path.read_text(encoding="utf-8")
+    begin, end = f"<!-- {key}: written by {made_by} -->", f"<!-- /{key} -->"
+    block = f"{begin}\n{text.strip()}\n\n{end}\n"
+    start = text_now.find(f"<!-- {key}: ")
+    if start >= 0 and end in text_now[start:]:
+        rest = text_now[start:].split(end, 1)[1].lstrip("\n")
+        text_now = text_now[:start] + block + ("\n" + rest if rest else "")
+    else:
+        text_now = text_now.rstrip("\n") + "\n\n" + block
+    return write_text(path, text_now)
+
+
 def write_results(folder, results, summary, *, overwrite=True):
     """Write a study runner's ``results.nc`` and ``summary.md`` into ``folder``, each atomically.
 

@@ -183,7 +183,7 @@ def _die_table(results):
     return lines
 
 
-def _sensitivity_lines(results):
+def sensitivity_lines(results):
     sens = results.sens_error.dropna("method", how="all")
     if sens.sizes.get("method", 0) == 0:
         return []
@@ -233,7 +233,7 @@ def summary_markdown(results, figures=None):
         "the range over independent draws (same weights, same dies) is the uncertainty that "
         "matters most for them.",
         "", "## Where the damage comes from (per layer)", "", *_layer_notes(results), "",
-        *_die_table(results), "", "## Sensitivity", "", *_sensitivity_lines(results), ""]
+        *_die_table(results), "", "## Sensitivity", "", *sensitivity_lines(results), ""]
     if figures:
         lines += ["## Figures", ""] + [f"![{name}]({Path(p).name})" for name, p in figures.items()] + [""]
     lines += ["## Run", "", "Recipes (Trainer keyword arguments): `" + a.get("recipes", "") + "`", "",
