@@ -14,6 +14,7 @@
 #                               own spread and defects
 #   9. docs/results/deeper/             a three-layer network on tiles against the two-layer one
 #  10. README.md                        its result tables (scripts/readme_tables.py; the prose by hand)
+#  11. notebooks/                       the tutorials' stored outputs, re-executed (prose by hand)
 # Same seeds, same numbers (one torch thread per process: reproducible). Steps 4 and 6 run dies in
 # parallel processes (WORKERS, default: the number of cores; the numbers do not depend on it).
 # Measured (issue 12, one core each, other jobs running): the study 4.5 min per seed, the read-path
@@ -61,3 +62,7 @@ done
     --out docs/results/threshold_rows
 "$PY" scripts/deeper_network.py --out docs/results/deeper
 "$PY" scripts/readme_tables.py   # the README's tables from all of the above
+for nb in notebooks/[0-9]*.ipynb; do   # 11: outputs only; no widget state stored in the files
+    "$PY" -m nbconvert --to notebook --execute --inplace --ExecutePreprocessor.store_widget_state=False \
+        --ExecutePreprocessor.timeout=1800 "$nb"
+done
