@@ -694,7 +694,7 @@ def _map_cache(paths):
     except PermissionError as exc:  # another user's file without read access: say how to fix it
         import warnings
 
-        from .serve import shared_files
+        from . import _shared_files as shared_files
 
         warnings.warn(shared_files.file_problem(exc.filename or paths[0], "the data cache file"),
                       shared_files.SharedFileWarning, stacklevel=5)
@@ -713,13 +713,13 @@ def _write_cache(folder, paths, arrays):
 
     The folder and files are made usable by every user of the machine (a hub that runs each
     student as their own OS user shares one cache): files of mode 0644 whatever the umask, a
-    folder created inside ``/tmp`` of mode 1777 (:mod:`mtjexplore.serve.shared_files`). When
+    folder created inside ``/tmp`` of mode 1777 (:mod:`mtjexplore._shared_files`). When
     this user cannot write there, a warning names the path and the fix and the arrays stay in
     this process's memory.
     """
     import warnings
 
-    from .serve import shared_files
+    from . import _shared_files as shared_files
 
     try:
         shared_files.ensure_folder(folder, what="the data cache folder", env_var=DATA_CACHE_ENV)

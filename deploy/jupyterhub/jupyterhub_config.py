@@ -65,7 +65,7 @@ c.Authenticator.allowed_users = {name.strip() for name in os.environ["MTJ_HUB_ST
 # One training queue (one run per core across all students) and one MNIST cache for the machine,
 # also when each student is their own OS user: the folders are mode 1777 (anyone adds files, only
 # a file's owner replaces it) and mtjexplore writes its files there with mode 0644, whatever the
-# students' umask (mtjexplore.serve.shared_files).
+# students' umask (mtjexplore._shared_files).
 SHARED = Path(os.environ.get("MTJ_HUB_SHARED_DIR") or Path(tempfile.gettempdir()) / "mtjexplore-shared")
 QUEUE_DIR, CACHE_DIR = SHARED / "cpu-queue", SHARED / "data-cache"
 for _folder in (SHARED, QUEUE_DIR, CACHE_DIR):

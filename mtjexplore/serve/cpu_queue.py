@@ -16,8 +16,8 @@ Several OS users (a hub that runs every student as their own Unix user) share on
 ``MTJEXPLORE_QUEUE_DIR`` names the same folder for all: the lock and ticket files are created
 with mode 0644 whatever the umask (``flock`` needs only read access), the folder, if mtjexplore
 creates it inside a world-writable folder such as ``/tmp``, with mode 1777, and wrong modes raise
-:class:`~mtjexplore.serve.shared_files.SharedFileError` naming the path and the fix
-(:mod:`.shared_files`).
+:class:`~mtjexplore._shared_files.SharedFileError` naming the path and the fix
+(:mod:`mtjexplore._shared_files`).
 
 Only the standard library is used (Linux and macOS: ``fcntl``); this module imports neither
 Voilà nor widgets.
@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 from ..errors import ParameterError
-from . import shared_files
+from .. import _shared_files as shared_files
 
 SLOTS_ENV = "MTJEXPLORE_TRAINING_SLOTS"
 QUEUE_DIR_ENV = "MTJEXPLORE_QUEUE_DIR"

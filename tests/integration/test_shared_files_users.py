@@ -26,7 +26,7 @@ SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 PRELUDE = """\
 import os, sys, warnings
 os.umask(0o077)  # a student who lets nobody read their files
-from mtjexplore.serve.shared_files import SharedFileError, SharedFileWarning
+from mtjexplore._shared_files import SharedFileError, SharedFileWarning
 warnings.simplefilter("error", SharedFileWarning)
 """
 

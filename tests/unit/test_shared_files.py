@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from mtjexplore.serve import shared_files
+from mtjexplore import _shared_files as shared_files
 from mtjexplore.serve.cpu_queue import CpuQueue
 
 

@@ -25,7 +25,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ..errors import MTJExploreError
+from .errors import MTJExploreError
 
 SHARED_FOLDER_MODE = 0o1777
 OPEN_FOLDER_MODE = 0o755
