@@ -10,8 +10,8 @@ test images) -> browser. Clicks are ~0.5 s apart, like a person's. First ``--cli
 with nobody training (the reference), then visitors 1-3 press Train (``--epochs`` each, so they
 train throughout) and visitor 0 clicks again. Clicking starts once the pools have refilled
 and every kernel is idle. With the machine-wide training queue
-(``MTJEXPLORE_TRAINING_SLOTS`` = cores) some of the three wait for a CPU: their status lines
-are recorded.
+(``MTJEXPLORE_TRAINING_SLOTS``, by default one fewer than the cores; set it in the environment
+to compare) some of the three wait for a CPU: their status lines are recorded.
 
 Usage::
 
@@ -178,8 +178,10 @@ async def run(server, n_clicks, epochs, timeout_ms, freeze_trainers=False, max_l
                 await session.send("Page.setWebLifecycleState", {"state": "active"})
         statuses_after = [await p.locator(".training-status").first.inner_text() for p in pages[1:]]
         kernel_memory = memory(kernels(server))
-        for page in pages[1:]:
-            await page.locator("button.stop-button").first.click()
+        for page in pages[1:]:  # stop what still trains (a run that has finished has nothing to stop)
+            stop = page.locator("button.stop-button").first
+            if await stop.is_enabled():
+                await stop.click()
         for context, _, _ in opened:
             await context.close()
         await browser.close()
@@ -211,7 +213,8 @@ def main(argv=None):
                                      args.freeze_trainers, args.max_load))
     result = {"benchmark": "click -> error label in the browser, alone and while 3 other sessions train",
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "cpus": os.cpu_count(), "training_slots": os.environ.get("MTJEXPLORE_TRAINING_SLOTS", "cores"),
+              "cpus": os.cpu_count(),
+              "training_slots": os.environ.get("MTJEXPLORE_TRAINING_SLOTS", "the server's default"),
               "training_pages_frozen_while_clicking": args.freeze_trainers,
               **result}
     args.out.parent.mkdir(parents=True, exist_ok=True)

