@@ -43,8 +43,8 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import ParameterError
 from .. import _shared_files as shared_files
+from ..errors import ParameterError
 
 SLOTS_ENV = "MTJEXPLORE_TRAINING_SLOTS"
 QUEUE_DIR_ENV = "MTJEXPLORE_QUEUE_DIR"
