@@ -111,7 +111,7 @@ def kernel_env(cache_dir=None, training_slots=None):
       (:func:`mtjexplore.datasets.data_cache_dir`);
     * ``MTJEXPLORE_TRAINING_SLOTS``: trainings running at once, machine-wide (default: one fewer
       than the cores, at least 1, so a core stays free for painting and clicking: on 2 cores,
-      with 3 others training, click -> error p90 fell from 230 ms to 149 ms).
+      with 3 others training, click -> error p90 fell from 230 ms to 149-176 ms).
 
     Examples
     --------
