@@ -7,6 +7,8 @@ Voilà 0.5:
 
 * a Host allow-list (DNS rebinding) and an Origin check for websockets (:mod:`.guard`);
 * a cap on the kernels that serve visitors: past it a page says "the server is full" (HTTP 503);
+* a pool of pre-heated kernels refilled one kernel at a time, once the visitors' pages have
+  loaded and no page has been requested for a while (:mod:`.refill`), not during a burst;
 * the ``_xsrf`` cookie set on every app page, so the page's shutdown request on close succeeds
   and no kernel is left behind;
 * the served notebooks signed at start in a private, in-memory signature store (no "Notebook ...
