@@ -1,6 +1,7 @@
 """The refill gate of the pre-heated pool (pure asyncio, a fake clock; no server)."""
 
 import asyncio
+import threading
 
 import pytest
 
@@ -20,6 +21,25 @@ async def run_ready_callbacks():
     """Let every task that can run, run (yields to the loop; the fake clock does not move)."""
     for _ in range(10):
         await asyncio.sleep(0)
+
+
+def run_scenario(scenario):
+    """``asyncio.run(scenario)`` in a thread of its own: the browser tests (Playwright) leave an
+    event loop running in the main thread when the whole suite runs in one process."""
+    failure = []
+
+    def target():
+        try:
+            asyncio.run(scenario)
+        except BaseException as exc:  # re-raised in the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the scenario did not finish within 60 s"
+    if failure:
+        raise failure[0]
 
 
 def make_gate(quiet_s=10.0, **kwargs):
@@ -51,7 +71,7 @@ def test_a_spare_waits_while_pages_keep_coming_and_starts_after_the_quiet_spell(
         assert spare.done() and gate.is_loading("spare-1")
         assert messages == ["starting a spare kernel: no page request for 10 s and no other spare loading"]
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_spares_load_one_at_a_time():
@@ -69,7 +89,7 @@ def test_spares_load_one_at_a_time():
         assert second.done() and gate.n_loading == 1
         assert "spare kernel kernel-1 has loaded (0 still loading)" in messages
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_a_spare_a_visitor_waits_for_starts_at_once():
@@ -85,7 +105,7 @@ def test_a_spare_a_visitor_waits_for_starts_at_once():
         assert waited_for.done()
         assert messages[-1] == "starting a spare kernel: a visitor is waiting for it"
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_a_spare_that_never_loads_stops_holding_the_others_back():
@@ -101,7 +121,7 @@ def test_a_spare_that_never_loads_stops_holding_the_others_back():
         await run_ready_callbacks()
         assert nxt.done()
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_a_stopping_server_starts_no_waiting_spare():
@@ -117,7 +137,7 @@ def test_a_stopping_server_starts_no_waiting_spare():
         # Voilà's shutdown_all awaits the pool's tasks and ignores Exception, not BaseException
         assert isinstance(spare.exception(), Exception)
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_seconds_to_wait_follows_pages_and_loading_spares():
@@ -161,7 +181,7 @@ def test_the_refill_waits_until_every_served_page_has_connected_to_its_kernel():
         await run_ready_callbacks()
         assert spare.done()
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_a_page_that_never_connects_stops_holding_the_refill_back():
