@@ -31,7 +31,7 @@ def run_scenario(scenario):
     def target():
         try:
             asyncio.run(scenario)
-        except BaseException as exc:  # re-raised in the test's thread
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
             failure.append(exc)
 
     thread = threading.Thread(target=target)
