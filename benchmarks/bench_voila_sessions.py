@@ -42,7 +42,7 @@ from mtjexplore.serve.appserver import AppServer  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _load import wait_for_low_load  # noqa: E402
-from bench_preheat import INTERACTIVE_JS, wait_for_spares  # noqa: E402
+from bench_preheat import INTERACTIVE_JS, kernels, wait_for_spares  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "voila_sessions.json"
 CHROMIUM = "/usr/bin/chromium"
@@ -143,7 +143,7 @@ def wait_for_refill(server, before, n_new, timeout_s):
     """Seconds (from now) until ``n_new`` kernels beyond ``before`` run and all have gone idle."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
-        procs = [p for p in kernels_of(server.process.pid) if p.pid not in before]
+        procs = [p for p in kernels(server) if p.pid not in before]
         if len(procs) >= n_new:
             for proc in procs:
                 proc.cpu_percent(interval=None)
@@ -153,17 +153,6 @@ def wait_for_refill(server, before, n_new, timeout_s):
         else:
             time.sleep(0.5)
     return None
-
-
-def kernels_of(server_pid):
-    out = []
-    for proc in psutil.Process(server_pid).children(recursive=True):
-        try:
-            if "ipykernel" in " ".join(proc.cmdline()):
-                out.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return out
 
 
 def kernel_memory(server_pid, exclude=()):

@@ -141,13 +141,25 @@ def open_for_lock(path, *, what):
     raise SharedFileError(f"{what} {path} keeps disappearing: is another program deleting it?")
 
 
-def _link_new_file(path, what):
+def _temp_beside(path, what, suffix):
+    """A new temporary file of mode 0644 beside ``path``: ``(fd, name)``; a folder this user may
+    not write to raises :class:`SharedFileError`."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     except PermissionError:
         raise SharedFileError(folder_problem(path.parent, f"the folder of {what}")) from None
     try:
         os.fchmod(fd, FILE_MODE)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
+def _link_new_file(path, what):
+    fd, tmp = _temp_beside(path, what, ".new")
+    try:
         os.close(fd)
         os.link(tmp, path)
     except FileExistsError:
@@ -176,12 +188,8 @@ def write_atomically(path, write, *, what):
         Any other failure (a full disk); the temporary file is removed.
     """
     path = Path(path)
+    fd, tmp = _temp_beside(path, what, ".tmp")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    except PermissionError:
-        raise SharedFileError(folder_problem(path.parent, f"the folder of {what}")) from None
-    try:
-        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         os.replace(tmp, path)
