@@ -281,13 +281,10 @@ def project_thresholds(thresholds, mode=DEFAULT_THRESHOLD_MODE):
     ``"shared"`` keeps a vector whose entries are already equal (a saved file) as it is.
     """
     check_threshold_mode(mode)
-    out = []
-    for t in thresholds:
-        if mode == "shared" and t.numel() and bool((t == t.reshape(-1)[0]).all()):
-            out.append(t)
-        else:
-            out.append(circuit_thresholds([t], mode)[0].clone() if mode != "per_neuron" else t)
-    return out
+    if mode == "per_neuron":
+        return list(thresholds)
+    return [t if mode == "shared" and t.numel() and bool((t == t.reshape(-1)[0]).all())
+            else circuit_thresholds([t], mode)[0].clone() for t in thresholds]
 
 
 def with_bias(x):

@@ -15,8 +15,8 @@ The last input row of every ``w`` is its bias row. Weights carry their threshold
 so files written before the modes existed read as they always did); their ``theta`` already
 holds what the circuit holds (``k + 1/2``, or one value per layer), and :func:`network_weights`
 projects onto the mode again, so a hand-edited file cannot hold more. :func:`network_weights`
-reads either layout into a :class:`NetworkWeights`, the one object the forward model, training, evaluation and
-remapping pass around.
+reads either layout into a :class:`NetworkWeights`, the one object the forward model, training,
+evaluation and remapping pass around.
 """
 
 from __future__ import annotations
@@ -97,9 +97,7 @@ def weights_dataset(config, layers, thresholds, scale, *, method, seed, threshol
     from ._version import __version__
     from .network import DEFAULT_THRESHOLD_MODE, check_threshold_mode
 
-    threshold_mode = DEFAULT_THRESHOLD_MODE if threshold_mode is None else threshold_mode
-
-    check_threshold_mode(threshold_mode)
+    threshold_mode = check_threshold_mode(DEFAULT_THRESHOLD_MODE if threshold_mode is None else threshold_mode)
     names, ins, outs, thetas = weight_names(config.n_layers)
     data, coords = {}, {}
     for k, (name, d_in, d_out, w) in enumerate(zip(names, ins, outs, layers)):
@@ -162,11 +160,8 @@ def network_weights(weights, config=None, *, device=None, dtype=torch.float32):
                                  f"{expected}; train with the same CrossbarConfig")
     from .network import project_thresholds
 
-    mode = threshold_mode_of(weights)
     tensor = lambda n: torch.from_numpy(weights[n].values.astype(np.float32)).to(device, dtype)  # noqa: E731
-    thresholds = [tensor(n) for n in thetas]
-    if mode != "per_neuron":
-        thresholds = project_thresholds(thresholds, mode)
+    thresholds = project_thresholds([tensor(n) for n in thetas], threshold_mode_of(weights))
     return NetworkWeights(tuple(tensor(n) for n in names), tuple(thresholds),
                           float(weights.attrs.get("scale", 1.0)))
 

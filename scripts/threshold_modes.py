@@ -40,6 +40,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -104,17 +105,11 @@ def evaluate_mode(mode, weights, out, data, dies, stats, seed, n_fresh, log):
     return ds.error.values
 
 
-def study_mode(study):
-    """The threshold mode the study at ``study`` was trained in (per_neuron before the setting existed)."""
-    import json
-
-    res = mx.load(Path(study) / layout.RESULTS)
-    return json.loads(res.attrs.get("settings", "{}")).get("threshold_mode", "per_neuron")
-
-
 def committed_errors(study, n_fresh):
-    """The committed study's errors (in its own threshold mode) in the same layout."""
+    """``(mode, errors)``: the threshold mode the committed study was trained in (per_neuron before
+    the setting existed) and its errors in the layout of :func:`evaluate_mode`."""
     res = mx.load(Path(study) / layout.RESULTS)
+    mode = json.loads(res.attrs.get("settings", "{}")).get("threshold_mode", "per_neuron")
     n = max(res.sizes["die"], n_fresh)
     err = np.full((len(METHODS), len(SETS), n), np.nan)
     index = [str(v) for v in res.method.values]  # by position: .sel on this coordinate misbehaves
@@ -123,7 +118,7 @@ def committed_errors(study, n_fresh):
         err[m, 0, 0] = float(res.ideal_error.values[k])
         err[m, 1, :res.sizes["die"]] = res.error.values[k]
         err[m, 2, :n_fresh] = res.sens_error.values[k, :n_fresh]
-    return err
+    return mode, err
 
 
 def table(errors):
@@ -167,8 +162,8 @@ def main(argv=None):
     dies, stats = reproduce.measured_dies()
     if args.correlation is not None:
         return correlation_main(args, data, dies, stats, settings, log)
-    own = study_mode(args.study)
-    errors = {own: committed_errors(args.study, args.n_fresh)}
+    own, committed = committed_errors(args.study, args.n_fresh)
+    errors = {own: committed}
     weights = {own: {m: mx.load(layout.weights_path(args.study, m)) for m in METHODS}}
     for mode in args.modes or [m for m in mx.network.THRESHOLD_MODES if m != own]:
         def trained(mode=mode):

@@ -341,14 +341,15 @@ class AppServer:
             _check_listenable(port, self.ip)
         self.port = port or free_port(self.ip)
         self.options = voila_options(self.port, ip=self.ip, base_url=base_url, preheat=preheat,
-                                     refill_quiet_s=refill_quiet_s, max_kernels=max_kernels, allow_hosts=allow_hosts,
+                                     refill_quiet_s=refill_quiet_s, max_kernels=max_kernels,
+                                     allow_hosts=allow_hosts,
                                      cull_idle_timeout_s=cull_idle_timeout_s,
                                      cull_interval_s=cull_interval_s, log_level=log_level)
         self.log_path = Path(log_path) if log_path is not None else None
         self.env = dict(env or {})
-        if training_slots is not None:
-            self.env["MTJEXPLORE_TRAINING_SLOTS"] = kernel_env(training_slots=training_slots)[
-                "MTJEXPLORE_TRAINING_SLOTS"]
+        if training_slots is not None:  # given explicitly: wins over the environment, as ``env`` does
+            _check_count("training_slots", training_slots)
+            self.env["MTJEXPLORE_TRAINING_SLOTS"] = str(max(training_slots, 1))
         self.process = None
 
     @property

@@ -2,7 +2,8 @@
 
 Run by :mod:`mtjexplore.serve.appserver` as ``python -m mtjexplore.serve ROOT --Trait=value ...``; see
 :mod:`mtjexplore.serve` for what it adds. It lives with the widgets because it imports Voilà: the
-rest of the package, :mod:`mtjexplore.serve` included, imports no widget or Voilà library. Options of its own (besides every Voilà option):
+rest of the package, :mod:`mtjexplore.serve` included, imports no widget or Voilà library. Options
+of its own (besides every Voilà option):
 
 ``ClassroomVoila.allow_hosts``
     Host names answered besides the loopback names (``*``: any; behind a proxy that checks).
