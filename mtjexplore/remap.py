@@ -46,7 +46,6 @@ from functools import cached_property
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import xarray as xr
 
 from .config import CrossbarConfig
@@ -55,7 +54,7 @@ from .die import as_ensemble, config_of
 from .errors import ParameterError
 from .floorplan import Floorplan
 from ._check import check_device, check_int
-from .network import die_coefficients, forward, tie_error
+from .network import die_coefficients, forward, tie_error, with_bias
 from .weights import network_weights, weights_config
 
 __all__ = ["Remapping", "linear_assignment", "remap", "remapped_floorplan"]
@@ -341,7 +340,7 @@ def _hidden_weights(pb, hid_slot, hid_swap):
 def _die_hidden(pb, hid_slot, hid_swap):
     """Hidden activations ``[n, H + 1]`` (bias included) of the die with the hidden placement."""
     w_eff = _hidden_weights(pb, hid_slot, hid_swap)
-    return F.pad((pb.x1 @ w_eff > pb.theta).float(), (0, 1), value=1.0)
+    return with_bias((pb.x1 @ w_eff > pb.theta).float())
 
 
 def _output_cost(pb, hid_slot, hid_swap):
@@ -394,10 +393,10 @@ def _problem(weights, die, data, n_images, seed, device):
         out, None, np.ones(config.n_outputs, bool))
     coeffs = [die_coefficients(die, floorplan=f, device=device) for f in (fp, flipped)]
     stack = lambda name, layer: torch.stack([getattr(c, name)[layer][0] for c in coeffs])  # noqa: E731
-    x1 = F.pad(torch.tensor(np.asarray(data.x), dtype=torch.float32), (0, 1), value=1.0).to(device)
+    x1 = with_bias(torch.tensor(np.asarray(data.x), dtype=torch.float32)).to(device)
     for layer in range(hid):  # deeper networks: earlier layers at their own placement, on the die
         w_eff = coeffs[0].a[layer][0] + coeffs[0].b[layer][0] * net.layers[layer]
-        x1 = F.pad((x1 @ w_eff > net.thresholds[layer]).float(), (0, 1), value=1.0)
+        x1 = with_bias((x1 @ w_eff > net.thresholds[layer]).float())
     y = torch.tensor(np.asarray(data.y), dtype=torch.int64).to(device)
     return _Problem(x1, y, net.layers[hid], net.layers[out], net.thresholds[hid], net.scale,
                     stack("a", hid), stack("b", hid), stack("a", out), stack("b", out))
