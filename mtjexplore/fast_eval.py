@@ -68,12 +68,20 @@ class DieEvaluator:
     @torch.no_grad()
     def evaluate(self, die):
         """``(error, loss)`` of the weights on ``die`` as floats (``die=None``: ideal devices)."""
-        if die is None:
-            coeffs = ideal_coefficients(self.config, device=self.device)
-        else:
-            coeffs = self.coefficients(die)
+        coeffs = ideal_coefficients(self.config, device=self.device) if die is None else self.coefficients(die)
         error, loss = evaluate_chunk(self._x1t, self._y, self._net, coeffs)
         return float(error[0]), float(loss[0])
+
+    @torch.no_grad()
+    def evaluate_and_predict(self, die):
+        """``(error, loss, predictions)`` on ``die`` from one pass over the images.
+
+        What :meth:`evaluate` and :meth:`predict` of every image return, at the cost of one of
+        them: the explorer calls it after every painted device. ``die=None``: ideal devices.
+        """
+        coeffs = ideal_coefficients(self.config, device=self.device) if die is None else self.coefficients(die)
+        error, loss, predicted = evaluate_chunk(self._x1t, self._y, self._net, coeffs, predictions=True)
+        return float(error[0]), float(loss[0]), predicted[0].cpu().numpy()
 
     @torch.no_grad()
     def predict(self, die, index):

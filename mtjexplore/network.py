@@ -363,7 +363,7 @@ def tie_error(outputs, y):
     return torch.where(label_on_top, (k - 1) / k, torch.ones_like(k))
 
 
-def evaluate_chunk(x1t, y, weights, coeffs, scale=None):
+def evaluate_chunk(x1t, y, weights, coeffs, scale=None, *, predictions=False):
     """Errors and mean cross-entropy of every die in ``coeffs`` on all images.
 
     ``x1t`` is the ``[n_inputs + 1, n_images]`` input matrix (bias row included), transposed
@@ -372,7 +372,8 @@ def evaluate_chunk(x1t, y, weights, coeffs, scale=None):
     ``[W1_die0 | W1_die1 | ...]^T @ x1t``, the thresholds folded into the bias row; the
     comparators run in place on its output; every further layer is one batched product per
     chunk. Returns two ``[n_dies]`` tensors (error fraction, with ties counted by
-    :func:`tie_error`; loss float64).
+    :func:`tie_error`; loss float64); with ``predictions=True`` also the ``[n_dies, n]`` predicted
+    classes (the first of exactly tied outputs), from the same pass.
     """
     layers, thresholds = weights.layers, weights.thresholds
     scale = weights.scale if scale is None else scale
@@ -393,4 +394,6 @@ def evaluate_chunk(x1t, y, weights, coeffs, scale=None):
     top = logits.amax(2)
     log_norm = top + (logits - top.unsqueeze(2)).exp_().sum(2).log_()
     loss = (log_norm - logits.gather(2, y.expand(n_dies, n).unsqueeze(2)).squeeze(2)).mean(1)
+    if predictions:
+        return wrong, loss.to(torch.float64), logits.argmax(2)
     return wrong, loss.to(torch.float64)

@@ -428,11 +428,10 @@ class Explorer(StatefulApp, widgets.VBox):
         count is per OS thread, so a dedicated one-thread worker gets the fast path without
         changing the kernel's own setting; the caller waits for the result.
         """
-        index = np.arange(len(self.test))
-
         def work():
             with self._eval_lock:
-                return evaluator.evaluate(die)[0], evaluator.predict(die, index)
+                error, _, predictions = evaluator.evaluate_and_predict(die)
+                return error, predictions
 
         return self._eval_pool.submit(work).result()
 

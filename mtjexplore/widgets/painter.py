@@ -411,13 +411,20 @@ class CrossbarPainter(widgets.VBox):
         return {kind: counts[kind] for _, kind in PALETTE if counts[kind]}
 
     def _commit(self, new, message, record=True):
+        """Make ``new`` the die: listeners first, then the picture.
+
+        The listeners (the explorer's test error) go first because the page handles the kernel's
+        messages in order and redrawing the 20,000-cell heatmap is the slowest of them (~60 ms
+        of a busy browser's time): sent after it, the new error waited for that redraw.
+        """
+        old = self._die
         if record:
-            self._history.append(self._die)
-        self._flash_changes(self._die, new)
+            self._history.append(old)
         self._die = new
+        self._notify()
+        self._flash_changes(old, new)
         self._redraw()
         self._set_status(message + ".")
-        self._notify()
 
     def _flash_changes(self, old, new):
         """Ring the cells whose defect changed, for ``HIGHLIGHT_S`` seconds."""

@@ -45,3 +45,12 @@ def test_refuses_ensembles_and_other_network_sizes(setup):
     small = mx.ideal_die(mx.CrossbarConfig(n_inputs=100, n_hidden=20, n_outputs=10))
     with pytest.raises(mx.ParameterError, match="use the same CrossbarConfig"):
         fast.evaluate(small)
+
+
+def test_evaluate_and_predict_is_evaluate_and_predict_in_one_pass(setup):
+    weights, test, ens = setup
+    fast, everything = DieEvaluator(weights, test), np.arange(len(test))
+    for die in (ens.isel(die=0), None):
+        error, loss, predictions = fast.evaluate_and_predict(die)
+        assert (error, loss) == fast.evaluate(die)
+        np.testing.assert_array_equal(predictions, fast.predict(die, everything))

@@ -93,3 +93,24 @@ def test_the_crossbar_never_shrinks_and_the_side_panel_wraps(explorer):
     for part in (explorer.painter, explorer.painter.figure, side):
         assert part.layout.flex == "0 0 auto"
     assert explorer.painter.figure.layout.width == "900px"
+
+
+def test_a_painted_device_sends_the_new_error_before_the_heatmap(explorer, monkeypatch):
+    """The page handles the kernel's messages in order and the 20,000-cell heatmap is the slowest
+    to redraw: the error label must not queue behind it (click -> label latency, issue 14)."""
+    import ipywidgets
+
+    sent = []
+    original = ipywidgets.Widget.send_state
+
+    def record(self, key=None):
+        sent.append((self, key))
+        return original(self, key)
+
+    monkeypatch.setattr(ipywidgets.Widget, "send_state", record)
+    fp = mx.paper_config().floorplan
+    explorer.painter.paint(*fp.position(1, 90, 2, "+"), "short")
+    label = [i for i, (w, _) in enumerate(sent) if w is explorer.error_label]
+    heatmap = [i for i, (w, key) in enumerate(sent) if w is explorer.painter.heatmap]
+    assert label and heatmap, "both the error label and the heatmap are sent"
+    assert max(label) < min(heatmap)
