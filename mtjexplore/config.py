@@ -31,15 +31,16 @@ exact device values are not all public, so each default is argued below and can 
   ``DeviceParams.short_to_weight_ratio`` and ``DeviceParams.describe``. (Before issue 12 the
   default was 500 Ohm, a guess outside this range: a short then passed 11.7 unit weights.)
 * ``read_voltage_v = 0.1``: a read well below the switching voltage.
-* ``spread_correlation = 0.0``: the correlation of ``ln R_P`` and ``ln R_AP`` of one junction
+* ``spread_correlation = 0.9``: the correlation of ``ln R_P`` and ``ln R_AP`` of one junction
   (issue 12). Physically it is high: a junction's resistance in both states is
   ``RA / area`` (times ``1 + TMR`` for AP), so the area variation of patterning moves ``ln R_P``
   and ``ln R_AP`` by the same amount (correlation 1 from area alone), and so does a
   barrier-thickness (RA) variation, to first order; only a device-to-device variation of the TMR
   decorrelates them. With ``ln R_AP = ln R_P + ln(1 + TMR)``, a 5 % spread of ``ln R_P`` and a
   TMR spread of ~3 % of 1.5 (``std ln(1 + TMR)`` ~ 0.018) give ``0.05 / sqrt(0.05^2 + 0.018^2)``
-  ~ 0.94; we argue **0.9** (a TMR spread up to ~5 %). It stays 0.0 (independent draws, as
-  before) so the committed study is unchanged. What it changes is small by construction: a
+  ~ 0.94; we argue **0.9** (a TMR spread up to ~5 %), the default since issue 12 closed (files
+  written before it, whose device has no ``spread_correlation``, read as 0.0: independent draws,
+  as they were made). What it changes is small by construction: a
   differential pair's weight ``w = +1`` reads ``g_P(+) - g_AP(-)`` and ``w = -1`` reads
   ``g_AP(+) - g_P(-)``, always one device in P and the *other* in AP, so for fixed weights the
   distribution of every effective weight (hence of the error over dies) does not depend on
@@ -94,11 +95,11 @@ class DeviceParams:
         Resistance of an open device, ohm (``inf``: no current).
     read_voltage_v : float, default 0.1
         Voltage applied to an active row during a read, volt.
-    spread_correlation : float, default 0.0
+    spread_correlation : float, default 0.9
         Correlation of ``ln R_P`` and ``ln R_AP`` of one junction, in [-1, 1], used where dies
-        are sampled from :class:`~mtjexplore.statistics.DefectStatistics`. 0: independent draws
-        (as before issue 12); the physically argued value is ~0.9 (module docstring). Written to
-        JSON only when non-zero.
+        are sampled from :class:`~mtjexplore.statistics.DefectStatistics` (the physically argued
+        value, module docstring); 0: independent draws. Written to JSON only when non-zero; a
+        device read from JSON without it has 0 (files written before it existed).
 
     Examples
     --------
@@ -116,7 +117,7 @@ class DeviceParams:
     r_short_ohm: float = 30.0
     r_open_ohm: float = math.inf
     read_voltage_v: float = 0.1
-    spread_correlation: float = 0.0
+    spread_correlation: float = 0.9
 
     def __post_init__(self):
         _positive_finite("r_p_ohm", self.r_p_ohm, "parallel-state junction resistance in ohm")
@@ -351,7 +352,8 @@ class CrossbarConfig:
     def from_json(cls, text):
         """Inverse of :meth:`to_json` (reads both formats)."""
         data = json.loads(text)
-        data = {**data, "device": DeviceParams(**data["device"])}
+        # a device written before spread_correlation existed (or with 0) was drawn independently
+        data = {**data, "device": DeviceParams(**{"spread_correlation": 0.0, **data["device"]})}
         for key in ("layer_sizes", "tile_shape"):
             if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])

@@ -5,8 +5,8 @@ The model (assumptions, since the paper's measured maps are not public):
 * Good devices: junction resistances log-normal around ``median_r_p_ohm`` / ``median_r_ap_ohm``
   (default: the config's ``R_P`` / ``R_AP``) with spreads ``spread_p`` / ``spread_ap`` (std of
   ``ln R``), independently per device; within one device ``ln R_P`` and ``ln R_AP`` have
-  correlation ``spread_correlation`` (default: the config's ``device.spread_correlation``, 0:
-  independent); the series resistance adds on top.
+  correlation ``spread_correlation`` (default: the config's ``device.spread_correlation``, 0.9;
+  0: independent); the series resistance adds on top.
 * Defect counts: dies differ. Each die draws its own rate for every kind from a gamma
   distribution (mean ``mean_counts[kind] / n_devices``, shape ``count_shape[kind]``; ``inf``
   means every die has the same rate), and each device is defective with that probability, so
@@ -77,8 +77,8 @@ class DefectStatistics:
         takes ``config.device.spread``.
     spread_correlation : float or None
         Correlation of ``ln R_P`` and ``ln R_AP`` of one good device, in [-1, 1]; None takes
-        ``config.device.spread_correlation`` (default 0: independent; see
-        :mod:`mtjexplore.config` for the argued value). Saved by :meth:`to_dataset` only when
+        ``config.device.spread_correlation`` (default 0.9, argued in :mod:`mtjexplore.config`;
+        0: independent). Saved by :meth:`to_dataset` only when
         non-zero.
     median_r_p_ohm, median_r_ap_ohm : float or None
         Median junction resistance of good devices in P / AP, ohm (series resistance not

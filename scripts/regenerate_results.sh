@@ -47,6 +47,9 @@ for s in 1 2; do
     "$PY" -m mtjexplore.cli reproduce --seed "$s" --out "docs/results/seeds/seed$s" --overwrite --no-progress
 done
 "$PY" scripts/fresh_dies_all_methods.py --n 500 --workers "$WORKERS" --out docs/results/fresh_dies_all_methods
+# threshold_modes.py resumes from its stage files, which do not record the dies or statistics they
+# were made with: start it from scratch
+rm -rf docs/results/threshold_modes
 for s in 1 2; do
     "$PY" scripts/fresh_dies_all_methods.py --n 500 --workers "$WORKERS" --seed "$s" \
         --study "docs/results/seeds/seed$s" --out "docs/results/fresh_dies_all_methods/seed$s"

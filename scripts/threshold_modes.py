@@ -295,8 +295,11 @@ def correlation_main(args, data, dies, stats, settings, log):
     import dataclasses
 
     rho = args.correlation
+    study_rho = stats.spread_correlation  # the study's dies and training (the device's default)
+    said = lambda r: " (the study's and the default)" if r == study_rho else ""  # noqa: E731
     weights = {m: mx.load(layout.weights_path(args.study, m)) for m in METHODS}
     measured = mx.statistics.measured_spread_correlation(dies)
+    dies_rho = mx.die.config_of(dies).device.spread_correlation
     for train_seed in (args.retrain_seeds or []):
         for r in (0.0, rho):  # paired: the same seed trained on independent and correlated dies
             t0 = time.time()
@@ -337,19 +340,20 @@ def correlation_main(args, data, dies, stats, settings, log):
     text = "\n".join([
         "# Correlated P/AP spread of one junction", "",
         f"Device: {stats.config.device.describe()}. {args.n_corr} dies sampled from the statistics "
-        "fitted to the 36 reference dies, once with independent P and AP draws (correlation 0, the "
-        f"default) and once with `spread_correlation={rho:g}` (the argued value, see "
+        f"fitted to the 36 reference dies, once with independent P and AP draws (correlation 0{said(0)}) "
+        f"and once with `spread_correlation={rho:g}`{said(rho)} (the argued value, see "
         "`mtjexplore/config.py`); the same seed, so the same defects and the same P draws, only the "
         "AP draws differ: the difference is paired. Committed study weights (`docs/results/weights`)"
         + (", plus statistics-aware weights fine-tuned from the committed software weights on dies "
            f"with correlation 0 and {rho:g} (the study's recipe; study seeds {args.retrain_seeds}; at "
-           "seed 0 and correlation 0 that is the committed study's training)" if args.retrain_seeds else "") +
+           f"seed 0 and correlation {study_rho:g} that is the committed study's training)"
+           if args.retrain_seeds else "") +
         ". Errors on the 10,000 test images (ties as a random tie-break). Made by "
         f"`scripts/threshold_modes.py --correlation {rho:g}`.", "",
         *lines, "", *effect_text,
         f"Measured correlation of ln R_P and ln R_AP over the good devices of the 36 reference dies: "
-        f"{measured:+.4f} (they were generated with independent draws; `DefectStatistics.fit(..., "
-        "fit_correlation=True)` would return it).", "",
+        f"{measured:+.4f} (they were generated with correlation {dies_rho:g}; "
+        "`DefectStatistics.fit(..., fit_correlation=True)` would return the measured value).", "",
         "Why so little changes: a differential pair reads `g_P(+) - g_AP(-)` for `w = +1` and "
         "`g_AP(+) - g_P(-)` for `w = -1`: one device in P and the other in AP, so each effective "
         "weight's distribution (and the error distribution over dies) does not depend on the "

@@ -17,12 +17,18 @@ def stats_with(rho=None, device_rho=0.0, **kw):
     return DefectStatistics(config, {"short": 10}, spread_correlation=rho, **kw)
 
 
-def test_default_is_zero_and_left_out_of_json():
-    assert DeviceParams().spread_correlation == 0.0
-    assert "spread_correlation" not in mx.paper_config().to_json()
-    config = CrossbarConfig(device=DeviceParams(spread_correlation=0.9))
+def test_default_is_the_argued_value_and_older_files_read_as_independent():
+    assert DeviceParams().spread_correlation == 0.9
+    config = mx.paper_config()
     assert '"spread_correlation": 0.9' in config.to_json()
     assert CrossbarConfig.from_json(config.to_json()) == config
+    independent = CrossbarConfig(device=DeviceParams(spread_correlation=0.0))
+    assert "spread_correlation" not in independent.to_json()
+    assert CrossbarConfig.from_json(independent.to_json()) == independent
+    # a file written before the option existed has no key: its dies were drawn independently
+    old = config.to_json().replace(', "spread_correlation": 0.9', "")
+    assert "spread_correlation" not in old
+    assert CrossbarConfig.from_json(old).device.spread_correlation == 0.0
 
 
 @pytest.mark.parametrize("bad", [1.5, -1.01, True, "0.9", math.nan])
@@ -64,7 +70,7 @@ def test_zero_correlation_draws_are_the_independent_draws_bit_for_bit():
 def test_fit_recovers_it_only_when_asked():
     dies = stats_with(0.8).sample(2, seed=3)
     assert abs(DefectStatistics.fit(dies, fit_correlation=True).spread_correlation - 0.8) < 0.02
-    assert DefectStatistics.fit(dies).spread_correlation == 0.0  # the config's: studies unchanged
+    assert DefectStatistics.fit(dies).spread_correlation == 0.0  # the config's (stats_with's device: 0)
 
 
 def test_saved_only_when_non_zero_and_round_trips():
