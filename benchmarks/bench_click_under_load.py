@@ -6,7 +6,9 @@ first. Visitor 0 clicks cells of the output layer (columns 180-199, a short ther
 error at once); each click is a ``mousedown``/``mouseup`` dispatched in the page, timed with
 ``performance.now()`` until the text of ``.current-error .error-value`` changes (a
 ``MutationObserver``, no polling): the whole path browser -> kernel (paint, evaluate on 10,000
-test images) -> browser. Clicks are ~0.5 s apart, like a person's. First ``--clicks`` clicks
+test images) -> browser. The first websocket message to reach the page after the click is timed
+too (``first_kernel_reply``): the round trip through the Voilà server and the kernel, without
+what the page then does with the messages. Clicks are ~0.5 s apart, like a person's. First ``--clicks`` clicks
 with nobody training (the reference), then visitors 1-3 press Train (``--epochs`` each, so they
 train throughout) and visitor 0 clicks again. Clicking starts once the pools have refilled
 and every kernel is idle. With the machine-wide training queue
@@ -57,8 +59,12 @@ CLICK_JS = """async ([x, y, timeoutMs]) => {
     const fire = (type, buttons) => target.dispatchEvent(new MouseEvent(type,
         {bubbles: true, cancelable: true, view: window, clientX: x, clientY: y, button: 0, buttons}));
     return await new Promise(resolve => {
+        window.__firstReply = null;  // set by WS_RECORDER when the next kernel message arrives
         const t0 = performance.now();
-        const done = value => { observer.disconnect(); clearTimeout(timer); resolve(value); };
+        const done = value => {
+            observer.disconnect(); clearTimeout(timer);
+            resolve([value, window.__firstReply === null ? null : window.__firstReply - t0]);
+        };
         const observer = new MutationObserver(() => { if (text() !== before) done(performance.now() - t0); });
         observer.observe(box, {childList: true, characterData: true, subtree: true});
         const timer = setTimeout(() => done(null), timeoutMs);
@@ -66,6 +72,23 @@ CLICK_JS = """async ([x, y, timeoutMs]) => {
         fire('mouseup', 0);
     });
 }"""
+
+
+# Installed before the page's scripts: notes when the first websocket message after a click
+# reaches the page (before the page handles it), which splits a click into the round trip
+# browser -> Voilà server -> kernel -> browser and what the page does with the replies.
+WS_RECORDER = """(() => {
+    const Native = window.WebSocket;
+    window.__firstReply = undefined;
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', () => {
+                if (window.__firstReply === null) window.__firstReply = performance.now();
+            });
+        }
+    };
+})();"""
 
 
 async def cell_center(page, row, col):
@@ -78,6 +101,7 @@ async def cell_center(page, row, col):
 
 async def open_visitor(browser, url, timeout_ms):
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await context.add_init_script(WS_RECORDER)
     page = await context.new_page()
     start = time.monotonic()
     await page.goto(url, timeout=timeout_ms)
@@ -110,7 +134,7 @@ async def wait_until_quiet(server, n_kernels, timeout_s=300.0):
 
 
 async def clicks(page, cells, timeout_ms=5000, pause_s=0.5):
-    """Latency (ms) of each click, None where the label did not change within the timeout."""
+    """``(label, first reply)`` ms of each click; label None where it did not change in time."""
     await page.locator(".crossbar-figure").first.scroll_into_view_if_needed()
     out = []
     for row, col in cells:
@@ -127,7 +151,17 @@ async def start_training(page, epochs):
     await page.locator("button.train-button").first.click()
 
 
-def stats(values):
+def stats(timed):
+    """Label latency (median, p90, max over the clicks that changed it) and the first reply's."""
+    values = [label for label, _ in timed]
+    out = _quantiles(values)
+    replies = [reply for label, reply in timed if label is not None]
+    if any(r is not None for r in replies):
+        out["first_kernel_reply"] = _quantiles(replies)
+    return out
+
+
+def _quantiles(values):
     got = sorted(v for v in values if v is not None)
     if not got:
         return {"n": 0, "n_no_change": len(values)}
