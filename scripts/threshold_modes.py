@@ -296,7 +296,7 @@ def correlation_main(args, data, dies, stats, settings, log):
 
     rho = args.correlation
     study_rho = stats.spread_correlation  # the study's dies and training (the device's default)
-    said = lambda r: " (the study's and the default)" if r == study_rho else ""  # noqa: E731
+    said = lambda r: ", the study's and the default" if r == study_rho else ""  # noqa: E731
     weights = {m: mx.load(layout.weights_path(args.study, m)) for m in METHODS}
     measured = mx.statistics.measured_spread_correlation(dies)
     dies_rho = mx.die.config_of(dies).device.spread_correlation
@@ -341,7 +341,7 @@ def correlation_main(args, data, dies, stats, settings, log):
         "# Correlated P/AP spread of one junction", "",
         f"Device: {stats.config.device.describe()}. {args.n_corr} dies sampled from the statistics "
         f"fitted to the 36 reference dies, once with independent P and AP draws (correlation 0{said(0)}) "
-        f"and once with `spread_correlation={rho:g}`{said(rho)} (the argued value, see "
+        f"and once with `spread_correlation={rho:g}` (the argued value{said(rho)}, see "
         "`mtjexplore/config.py`); the same seed, so the same defects and the same P draws, only the "
         "AP draws differ: the difference is paired. Committed study weights (`docs/results/weights`)"
         + (", plus statistics-aware weights fine-tuned from the committed software weights on dies "
