@@ -38,9 +38,9 @@ exact device values are not all public, so each default is argued below and can 
   barrier-thickness (RA) variation, to first order; only a device-to-device variation of the TMR
   decorrelates them. With ``ln R_AP = ln R_P + ln(1 + TMR)``, a 5 % spread of ``ln R_P`` and a
   TMR spread of ~3 % of 1.5 (``std ln(1 + TMR)`` ~ 0.018) give ``0.05 / sqrt(0.05^2 + 0.018^2)``
-  ~ 0.94; we argue **0.9** (a TMR spread up to ~5 %), the default since issue 12 closed (files
-  written before it, whose device has no ``spread_correlation``, read as 0.0: independent draws,
-  as they were made). What it changes is small by construction: a
+  ~ 0.94; we argue **0.9** (a TMR spread up to ~5 %), and it is the default (files written
+  before the option existed, whose device has no ``spread_correlation``, read as 0.0: independent
+  draws, as they were made). What it changes is small by construction: a
   differential pair's weight ``w = +1`` reads ``g_P(+) - g_AP(-)`` and ``w = -1`` reads
   ``g_AP(+) - g_P(-)``, always one device in P and the *other* in AP, so for fixed weights the
   distribution of every effective weight (hence of the error over dies) does not depend on

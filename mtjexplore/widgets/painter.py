@@ -421,10 +421,12 @@ class CrossbarPainter(widgets.VBox):
         if record:
             self._history.append(old)
         self._die = new
-        self._notify()
-        self._flash_changes(old, new)
-        self._redraw()
-        self._set_status(message + ".")
+        try:
+            self._notify()
+        finally:  # a listener that raises does not leave the picture behind the die
+            self._flash_changes(old, new)
+            self._redraw()
+            self._set_status(message + ".")
 
     def _flash_changes(self, old, new):
         """Ring the cells whose defect changed, for ``HIGHLIGHT_S`` seconds."""
