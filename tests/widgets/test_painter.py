@@ -199,3 +199,18 @@ def test_block_outlines_match_the_floorplan(die):
     assert painter._outlines.y[1].max() == r1 + 0.5
     assert painter._labels.text[0].startswith("layer 1: 101 input rows x 90 neurons")
     assert painter._last_label.text[0] == "layer 2: 91 x 10" and painter._last_label.x[0] == c1 + 0.5
+
+
+def test_listeners_hear_of_a_change_before_the_redraw_and_a_raising_one_leaves_it_drawn(die):
+    painter = CrossbarPainter(die)
+    seen = []
+
+    def listener(new_die):
+        seen.append((int(new_die.defect.values[40, 77]), int(painter.heatmap.color[40, 77])))
+        raise RuntimeError("a listener's bug")
+
+    painter.on_change(listener)
+    with pytest.raises(RuntimeError, match="a listener's bug"):
+        painter.paint(40, 77, "short")
+    assert seen == [(SHORT, 0)]  # told first (the explorer's error goes out before the heatmap)
+    assert painter.heatmap.color[40, 77] == SHORT and "painted" in painter.status.value
