@@ -1,5 +1,6 @@
 """N-layer networks on crossbar tiles: config, floorplan, weights, forward model (issue 11)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -33,8 +34,6 @@ def test_paper_config_is_the_three_size_network_on_one_101_by_200_tile():
 
 
 def test_replace_changes_sizes_and_an_automatic_tile_follows():
-    import dataclasses
-
     wider = dataclasses.replace(mx.paper_config(), n_hidden=95)
     assert wider.layer_sizes == (100, 95, 10) and wider.floorplan.shape == (101, 210)
     assert dataclasses.replace(DEEP, n_hidden=100).layer_sizes == (196, 100, 64, 10)
@@ -47,8 +46,12 @@ def test_saved_configs_keep_their_format_and_load():
     legacy = ('{"n_inputs": 100, "n_hidden": 90, "n_outputs": 10, "device": {"r_p_ohm": 3000.0, '
               '"tmr": 1.5, "spread": 0.05, "r_series_ohm": 1800.0, "r_short_ohm": 30.0, '
               '"r_open_ohm": Infinity, "read_voltage_v": 0.1}}')
-    assert mx.paper_config().to_json() == legacy
-    assert mx.CrossbarConfig.from_json(legacy) == mx.paper_config()
+    # today's paper config adds only its P/AP spread correlation; a file without it was drawn
+    # with independent states and reads so
+    assert mx.paper_config().to_json() == legacy[:-2] + ', "spread_correlation": 0.9}}'
+    independent = mx.paper_config(dataclasses.replace(mx.paper_device(), spread_correlation=0.0))
+    assert independent.to_json() == legacy
+    assert mx.CrossbarConfig.from_json(legacy) == independent
     assert set(json.loads(DEEP.to_json())) == {"layer_sizes", "tile_shape", "device"}
     assert mx.CrossbarConfig.from_json(DEEP.to_json()) == DEEP
     assert mx.CrossbarConfig(n_inputs=16, n_hidden=(12, 8), n_outputs=4).layer_sizes == (16, 12, 8, 4)
