@@ -5,8 +5,8 @@ Eight visitors at once on this 2-core machine take ~18 s to an interactive explo
 (``voila_sessions.md``), nearly all of it Chromium's own work. This measures that work for one
 page: a server with pre-heated kernels, then ``--loads`` page loads one after the other, each in
 a fresh Chromium context (a new visitor, nothing cached), timed from navigation until the page
-shows the test error (interactive). Per load it records the CPU time of the whole Chromium
-process tree (``psutil``), the page's main-thread figures from the DevTools ``Performance``
+shows the test error (interactive). Per load it records the CPU time of all Chromium processes
+(``bench_voila_sessions.cpu_seconds``), the page's main-thread figures from the DevTools ``Performance``
 domain (task, script, layout and style time; DOM nodes) and the requests and bytes it fetched.
 
 Two pages, alternated load by load so that both see the same machine: the explorer as shipped,
@@ -31,14 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _load import load_1min, wait_for_low_load  # noqa: E402
 from bench_preheat import CHROMIUM, CHROMIUM_FLAGS, INTERACTIVE_JS, wait_for_spares  # noqa: E402
+from bench_voila_sessions import cpu_seconds  # noqa: E402
 
 from mtjexplore.serve.appserver import APPS_DIR, AppServer  # noqa: E402
 
@@ -60,30 +59,22 @@ def thin_copy(folder):
     path.write_text(json.dumps(notebook), encoding="utf-8")
 
 
-def tree_cpu_s(pid):
-    """User + system CPU seconds of a process and all its children."""
-    total = 0.0
-    root = psutil.Process(pid)
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
+def chromium_cpu_s(server):
+    """User + system CPU seconds of this script's Chromium processes so far."""
+    return sum(cpu_seconds(server.process.pid, set())["chromium"].values())
 
 
-async def one_load(browser, browser_pid, url, timeout_ms):
+async def one_load(browser, server, url, timeout_ms):
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
     fetched = []
     page.on("requestfinished", lambda request: fetched.append(request))
     cdp = await context.new_cdp_session(page)
     await cdp.send("Performance.enable")
-    cpu0, t0 = tree_cpu_s(browser_pid), time.monotonic()
+    cpu0, t0 = chromium_cpu_s(server), time.monotonic()
     await page.goto(url, timeout=timeout_ms)
     await page.wait_for_function(INTERACTIVE_JS, timeout=timeout_ms, polling=50)
-    wall, cpu = time.monotonic() - t0, tree_cpu_s(browser_pid) - cpu0
+    wall, cpu = time.monotonic() - t0, chromium_cpu_s(server) - cpu0
     metrics = {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}
     sizes = []
     for request in fetched:
@@ -94,18 +85,16 @@ async def one_load(browser, browser_pid, url, timeout_ms):
             "requests": len(sizes), "body_bytes": int(sum(sizes))}
 
 
-async def measure(urls, loads, timeout_ms):
+async def measure(pages, loads, timeout_ms):
+    """``pages``: name -> (server, url)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        chromium = [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name().lower()]
-        pids = {p.pid for p in chromium}
-        browser_pid = next(p.pid for p in chromium if p.ppid() not in pids)  # the browser process
-        records = {name: [] for name in urls}
+        records = {name: [] for name in pages}
         for _ in range(loads):
-            for name, url in urls.items():  # alternated: both pages see the same machine
-                records[name].append(await one_load(browser, browser_pid, url, timeout_ms))
+            for name, (server, url) in pages.items():  # alternated: both pages see the same machine
+                records[name].append(await one_load(browser, server, url, timeout_ms))
         version = browser.version
         await browser.close()
     return records, version
@@ -137,8 +126,9 @@ def main(argv=None):
             waited = wait_for_low_load(args.max_load) if args.max_load is not None else None
             load_before = load_1min()
             records, version = asyncio.run(measure(
-                {"explorer": shipped.app_url("explorer"), "explorer without its two lower sections":
-                 thinned.app_url("explorer")}, args.loads, int(args.timeout * 1000)))
+                {"explorer": (shipped, shipped.app_url("explorer")),
+                 "explorer without its two lower sections": (thinned, thinned.app_url("explorer"))},
+                args.loads, int(args.timeout * 1000)))
             load_after = load_1min()
     result = {"benchmark": "Chromium CPU per explorer page load, one visitor at a time",
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

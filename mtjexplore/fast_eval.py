@@ -65,10 +65,13 @@ class DieEvaluator:
                                  f"weights for {self.config.layer_shapes}; use the same CrossbarConfig")
         return die_coefficients(die, device=self.device)
 
+    def _coefficients_or_ideal(self, die):
+        return ideal_coefficients(self.config, device=self.device) if die is None else self.coefficients(die)
+
     @torch.no_grad()
     def evaluate(self, die):
         """``(error, loss)`` of the weights on ``die`` as floats (``die=None``: ideal devices)."""
-        coeffs = ideal_coefficients(self.config, device=self.device) if die is None else self.coefficients(die)
+        coeffs = self._coefficients_or_ideal(die)
         error, loss = evaluate_chunk(self._x1t, self._y, self._net, coeffs)
         return float(error[0]), float(loss[0])
 
@@ -79,7 +82,7 @@ class DieEvaluator:
         What :meth:`evaluate` and :meth:`predict` of every image return, at the cost of one of
         them: the explorer calls it after every painted device. ``die=None``: ideal devices.
         """
-        coeffs = ideal_coefficients(self.config, device=self.device) if die is None else self.coefficients(die)
+        coeffs = self._coefficients_or_ideal(die)
         error, loss, predicted = evaluate_chunk(self._x1t, self._y, self._net, coeffs, predictions=True)
         return float(error[0]), float(loss[0]), predicted[0].cpu().numpy()
 

@@ -110,8 +110,8 @@ def kernel_env(cache_dir=None, training_slots=None):
     * ``MTJEXPLORE_DATA_CACHE``: the memory-mapped MNIST cache that kernels share
       (:func:`mtjexplore.datasets.data_cache_dir`);
     * ``MTJEXPLORE_TRAINING_SLOTS``: trainings running at once, machine-wide (default: one fewer
-      than the cores, at least 1, so a core stays free for painting and clicking: on 2 cores,
-      with 3 others training, click -> error p90 fell from 230 ms to 149-176 ms).
+      than the cores, at least 1, so a core stays free for painting and clicking; measured in
+      ``benchmarks/results/click_under_load.md``).
 
     Examples
     --------
@@ -119,14 +119,19 @@ def kernel_env(cache_dir=None, training_slots=None):
     >>> env["MALLOC_ARENA_MAX"], env["MTJEXPLORE_DATA_CACHE"], env["MTJEXPLORE_TRAINING_SLOTS"]
     ('2', '/tmp/c', '2')
     """
-    if training_slots is None:
-        training_slots = default_training_slots()
-    _check_count("training_slots", training_slots)
     return {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",
             "MALLOC_TRIM_THRESHOLD_": "4194304", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
             "MTJEXPLORE_DATA_CACHE": str(cache_dir if cache_dir is not None else default_cache_dir()),
-            "MTJEXPLORE_TRAINING_SLOTS": str(max(training_slots, 1))}
+            "MTJEXPLORE_TRAINING_SLOTS": _slots_value(training_slots)}
+
+
+def _slots_value(training_slots):
+    """``MTJEXPLORE_TRAINING_SLOTS`` for ``training_slots`` (None: the default), checked."""
+    if training_slots is None:
+        training_slots = default_training_slots()
+    _check_count("training_slots", training_slots)
+    return str(max(training_slots, 1))
 
 
 # ---------------------------------------------------------------------------- the command
@@ -348,8 +353,7 @@ class AppServer:
         self.log_path = Path(log_path) if log_path is not None else None
         self.env = dict(env or {})
         if training_slots is not None:  # given explicitly: wins over the environment, as ``env`` does
-            _check_count("training_slots", training_slots)
-            self.env["MTJEXPLORE_TRAINING_SLOTS"] = str(max(training_slots, 1))
+            self.env["MTJEXPLORE_TRAINING_SLOTS"] = _slots_value(training_slots)
         self.process = None
 
     @property

@@ -296,9 +296,7 @@ class CrossbarPainter(widgets.VBox):
         self._stroke_open = False
         if config_of(new).floorplan.shape != old_shape:
             self._setup_geometry()
-        self._redraw()
-        self._set_status(f"Loaded {self._die_name()}.")
-        self._notify()
+        self._show_change(f"Loaded {self._die_name()}.")
 
     def on_change(self, callback, remove=False):
         """Call ``callback(die)`` after every change of the die (paint, randomize, clear, undo, load)."""
@@ -381,9 +379,7 @@ class CrossbarPainter(widgets.VBox):
             return False
         self._stroke_open = False
         self._die = self._history.pop()
-        self._redraw()
-        self._set_status(f"Undone ({len(self._history)} more step(s) can be undone).")
-        self._notify()
+        self._show_change(f"Undone ({len(self._history)} more step(s) can be undone).")
         return True
 
     @property
@@ -411,22 +407,27 @@ class CrossbarPainter(widgets.VBox):
         return {kind: counts[kind] for _, kind in PALETTE if counts[kind]}
 
     def _commit(self, new, message, record=True):
-        """Make ``new`` the die: listeners first, then the picture.
+        old = self._die
+        if record:
+            self._history.append(old)
+        self._die = new
+        self._show_change(message + ".", flash_from=old)
+
+    def _show_change(self, message, flash_from=None):
+        """The die changed: tell the listeners, then redraw (ringing what changed since
+        ``flash_from``) and say ``message``.
 
         The listeners (the explorer's test error) go first because the page handles the kernel's
         messages in order and redrawing the 20,000-cell heatmap is the slowest of them (~60 ms
         of a busy browser's time): sent after it, the new error waited for that redraw.
         """
-        old = self._die
-        if record:
-            self._history.append(old)
-        self._die = new
         try:
             self._notify()
         finally:  # a listener that raises does not leave the picture behind the die
-            self._flash_changes(old, new)
+            if flash_from is not None:
+                self._flash_changes(flash_from, self._die)
             self._redraw()
-            self._set_status(message + ".")
+            self._set_status(message)
 
     def _flash_changes(self, old, new):
         """Ring the cells whose defect changed, for ``HIGHLIGHT_S`` seconds."""
