@@ -39,7 +39,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mtjexplore.serve.appserver import APPS_DIR, kernel_env
+from mtjexplore.serve.appserver import APPS_DIR, TEMPLATE_ROOT, kernel_env
 
 HERE = Path(__file__).resolve().parent
 c = get_config()  # noqa: F821 (JupyterHub provides get_config)
@@ -81,7 +81,7 @@ c.Spawner.default_url = "/voila/render/explorer.ipynb"
 c.Spawner.mem_limit = os.environ.get("MTJ_HUB_MEM_LIMIT", "1G")
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
-c.Spawner.environment = {"JUPYTER_PATH": str(HERE / "share" / "jupyter"),          # page template
+c.Spawner.environment = {"JUPYTER_PATH": str(TEMPLATE_ROOT),                      # page template
                          "JUPYTER_CONFIG_PATH": str(HERE / "etc" / "jupyter"),  # server config
                          # as `mtjexplore app` gives its kernels: 2 malloc arenas, 1 OMP thread, the
                          # shared memory-mapped MNIST cache, and one machine-wide training queue

@@ -39,6 +39,9 @@ from ..errors import MTJExploreError, ParameterError
 from .refill import DEFAULT_QUIET_S, check_quiet_s
 
 APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
+# A Jupyter data folder (for JUPYTER_PATH) holding the apps' page template, voila/templates/mtjexplore
+TEMPLATE_ROOT = Path(__file__).resolve().parent / "share" / "jupyter"
+PAGE_TEMPLATE = "mtjexplore"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 DEFAULT_APP = "explorer"

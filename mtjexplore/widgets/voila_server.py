@@ -20,8 +20,8 @@ import asyncio
 import collections
 import functools
 import logging
+import os
 import secrets
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -34,20 +34,8 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from ..serve import guard
+from ..serve.appserver import PAGE_TEMPLATE, TEMPLATE_ROOT
 from ..serve.refill import DEFAULT_QUIET_S, RefillGate, check_quiet_s
-
-# The page extends Voilà's lab template without its two Font Awesome <link>s to jsdelivr (Voilà's
-# own bundle, voila-style.js, already carries Font Awesome 5 with its fonts) and without the
-# script that would fetch mermaid.js from cdnjs for diagrams (the apps have none).
-FONT_AWESOME_CDN = ("https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/all.min.css",
-                    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/v4-shims.min.css")
-LAB_TEMPLATE = """{%- extends 'voila/templates/lab/index.html.j2' -%}
-{%- block notebook_css -%}
-{{ super() | replace('<link rel="stylesheet" href="CDN0" type="text/css" />', '')
-           | replace('<link rel="stylesheet" href="CDN1" type="text/css" />', '') }}
-{%- endblock notebook_css -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-""".replace("CDN0", FONT_AWESOME_CDN[0]).replace("CDN1", FONT_AWESOME_CDN[1])
 
 SERVER_FULL_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>The server is full</title>
@@ -281,12 +269,15 @@ class ClassroomVoila(Voila):
                                 "kernel loads to refill the pool (one at a time).")
 
     def setup_template_dirs(self):
-        super().setup_template_dirs()
-        self._template_dir = None
+        """Voilà's default page (``lab``) becomes the apps' page, ``mtjexplore``, which extends it:
+        no CDN request and a loading message without animation (see its files in
+        :data:`~mtjexplore.serve.appserver.TEMPLATE_ROOT`)."""
         if self.voila_configuration.template == "lab":
-            self._template_dir = tempfile.mkdtemp(prefix="mtjexplore_template_")
-            (Path(self._template_dir) / "index.html.j2").write_text(LAB_TEMPLATE)
-            self.template_paths = [self._template_dir, *self.template_paths]
+            self.voila_configuration.template = PAGE_TEMPLATE
+        if self.voila_configuration.template == PAGE_TEMPLATE:
+            paths = [str(TEMPLATE_ROOT), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
+            os.environ["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))  # Voilà looks there
+        super().setup_template_dirs()
 
     def init_settings(self):
         import zmq
@@ -346,11 +337,6 @@ class ClassroomVoila(Voila):
         self.app.settings.update(self.tornado_settings)
         self.app.add_handlers(".*$", self.init_handlers())
         self.listen()
-
-    def stop(self):
-        super().stop()
-        if getattr(self, "_template_dir", None):
-            shutil.rmtree(self._template_dir, ignore_errors=True)
 
 
 def main(argv=None):

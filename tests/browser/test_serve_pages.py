@@ -57,6 +57,23 @@ def test_the_page_fetches_nothing_from_outside_the_server(app_page, voila_server
     assert [f for f in failed if "127.0.0.1" not in f] == []
 
 
+def test_the_loading_message_counts_seconds_without_animating(app_page, voila_server):
+    # Voilà's own spinner runs CSS animations (a turning SVG, a sweeping gradient): the browser
+    # redraws at every frame while the page loads, CPU that 8 pages opened at once on a small
+    # machine need for loading (voila_sessions.md). Ours changes a number once a second.
+    # Without pre-heating the server runs the notebook while the page waits: seconds of loading.
+    app_page.goto(voila_server.app_url("explorer"), wait_until="commit", timeout=90_000)
+    loading = app_page.locator("#loading")
+    expect()(loading).to_be_visible(timeout=30_000)
+    expect()(app_page.locator("#loading_text")).to_contain_text(re.compile(r"Loading|Executing|Reading"))
+    animations = app_page.evaluate("""() => document.getElementById('loading') === null ? null
+        : document.getAnimations().map(a => a.animationName || a.constructor.name)""")
+    assert animations == [] or animations is None, f"animations running while the page loads: {animations}"
+    expect()(app_page.locator("#mtj-loading-elapsed")).to_have_text(re.compile(r"^\d+ s$"), timeout=5_000)
+    expect()(app_page.locator(READY["explorer"]).first).to_have_text(re.compile(r"^\d+\.\d\d %$"), timeout=90_000)
+    expect()(loading).to_have_count(0)
+
+
 def test_a_reload_shuts_the_old_kernel_down(app_page, voila_server):
     app_page.goto(voila_server.app_url("explorer"), timeout=90_000)
     expect()(app_page.locator(READY["explorer"]).first).to_have_text(re.compile(r"^\d+\.\d\d %$"), timeout=90_000)
