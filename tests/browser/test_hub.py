@@ -122,6 +122,9 @@ def _log_in(browser, base, name):
     page = context.new_page()
     page.requested = []
     page.on("request", lambda req: page.requested.append(req.url))
+    page.apps = []  # the app pages' HTML responses
+    page.on("response", lambda r: page.apps.append(r) if r.request.resource_type == "document"
+            and "/voila/render/" in r.url and r.status == 200 else None)
     page.goto(f"{base}/hub/login", timeout=60_000)
     page.fill("#username_input", name)
     page.fill("#password_input", PASSWORD)
@@ -153,6 +156,8 @@ def test_three_students_each_get_their_own_explorer(hub, browser):
         outside = [u for u in page.requested if urllib.parse.urlsplit(u).scheme not in ("blob", "data")
                    and urllib.parse.urlsplit(u).hostname != "127.0.0.1"]
         assert outside == [], f"{name}'s page requested {outside}"
+        assert any('id="mtj-loading-elapsed"' in r.text() for r in page.apps), \
+            f"{name}'s page is not the apps' page template (mtjexplore/serve/share/jupyter)"
     ada = pages["ada"]
     response = ada.goto(f"{base}/user/grace/voila/render/explorer.ipynb", timeout=60_000)
     assert response.status == 403, "a student must not reach another student's server"
