@@ -16,7 +16,11 @@ Voilà 0.5:
   where pyzmq supports it (no "Kernel is running over TCP without encryption" per kernel);
 * a page that loads nothing from a CDN: Font Awesome comes from Voilà's own bundle, not
   jsdelivr, and the mermaid loader (cdnjs) is left out; maths is typeset by the MathJax 3 in
-  Voilà's bundle (a browser test checks that no request leaves the server).
+  Voilà's bundle (a browser test checks that no request leaves the server);
+* a loading message that changes once a second instead of Voilà's spinner, whose animations
+  made the browser redraw the page at every frame while it loaded. The page template is
+  ``share/jupyter/voila/templates/mtjexplore`` in this package (:data:`.appserver.TEMPLATE_ROOT`),
+  also used by the JupyterHub set-up.
 
 :mod:`mtjexplore.serve.appserver` builds the command and :mod:`.cpu_queue` shares the CPU between
 training runs; neither imports Voilà, which only the child process loads.

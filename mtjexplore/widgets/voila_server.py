@@ -269,10 +269,11 @@ class ClassroomVoila(Voila):
                                 "kernel loads to refill the pool (one at a time).")
 
     def setup_template_dirs(self):
-        """Voilà's default page (``lab``) becomes the apps' page, ``mtjexplore``, which extends it:
-        no CDN request and a loading message without animation (see its files in
-        :data:`~mtjexplore.serve.appserver.TEMPLATE_ROOT`)."""
-        if self.voila_configuration.template == "lab":
+        """Unless a template is configured, the page is the apps' own, ``mtjexplore``, which extends
+        Voilà's ``lab``: no CDN request and a loading message without animation (its files are in
+        :data:`~mtjexplore.serve.appserver.TEMPLATE_ROOT`). ``--VoilaConfiguration.template=lab``
+        gives Voilà's page (benchmarks compare the two)."""
+        if "template" not in self.config.VoilaConfiguration:
             self.voila_configuration.template = PAGE_TEMPLATE
         if self.voila_configuration.template == PAGE_TEMPLATE:
             paths = [str(TEMPLATE_ROOT), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]

@@ -144,6 +144,20 @@ def test_a_served_page_shows_outputs_but_no_source_nor_traceback(probe_folder, t
     assert not alive, "stopping the server must shut its kernels down"
 
 
+def test_pages_use_the_apps_template_unless_voilas_is_asked_for(probe_folder, tmp_path):
+    pages = {}
+    for template in ("default", "lab"):
+        server = AppServer(port=0, root=probe_folder, log_path=tmp_path / f"voila-{template}.log")
+        if template == "lab":
+            server.options["VoilaConfiguration.template"] = "lab"
+        with server:
+            pages[template] = urllib.request.urlopen(server.app_url("probe"), timeout=60).read().decode()
+    ours, voilas = pages["default"], pages["lab"]
+    assert 'id="mtj-loading-elapsed"' in ours and "@keyframes" not in ours and "cdn.jsdelivr" not in ours
+    assert "visible 42" in ours
+    assert 'id="mtj-loading-elapsed"' not in voilas and "@keyframes rotation" in voilas
+
+
 def test_a_server_that_cannot_start_reports_its_log(tmp_path):
     server = AppServer(port=0, root=tmp_path, log_path=tmp_path / "voila.log")
     server.options["Voila.no_such_trait"] = "x"

@@ -1,7 +1,8 @@
 """Config of each student's single-user server (the hub points JUPYTER_CONFIG_PATH here).
 
-The explorer as a Voilà app: sources stripped, tracebacks hidden, the page template of
-``share/jupyter/voila/templates/mtjexplore`` (Voilà's lab page without CDN links); kernels of
+The explorer as a Voilà app: sources stripped, tracebacks hidden, the apps' page template
+``mtjexplore`` (Voilà's lab page without CDN links and with a loading message that does not
+animate; the hub's ``JUPYTER_PATH`` points at ``mtjexplore/serve/share/jupyter``); kernels of
 closed pages culled after 10 minutes.
 
 Voilà as a server extension takes MathJax's address from the server's tornado settings and, when
