@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What one explorer page costs the browser: Chromium CPU-seconds per page load, one at a time.
 
-Eight visitors at once on this 2-core machine take ~18 s to an interactive explorer
+Eight visitors at once on this 2-core machine take 13–16 s to an interactive explorer
 (``voila_sessions.md``), nearly all of it Chromium's own work. This measures that work for one
 page: a server with pre-heated kernels, then ``--loads`` page loads one after the other, each in
 a fresh Chromium context (a new visitor, nothing cached), timed from navigation until the page

@@ -127,6 +127,21 @@ def cpu_used(before, after):
             for group in after}
 
 
+def chromium_by_type(before, after):
+    """Chromium's CPU seconds between two :func:`cpu_seconds` snapshots, by process type: the
+    browser, the renderers (the pages), the gpu-process (which composites every frame; with
+    --disable-gpu in software) and the utility processes (network, storage)."""
+    used = {}
+    for pid, t in after["chromium"].items():
+        try:
+            args = psutil.Process(pid).cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        kind = next((a.split("=", 1)[1] for a in args if a.startswith("--type=")), "browser")
+        used[kind] = used.get(kind, 0.0) + t - before["chromium"].get(pid, 0.0)
+    return {kind: round(t, 2) for kind, t in sorted(used.items())}
+
+
 def new_kernel_starts(server_pid, before, t0_wall):
     """Seconds after the burst at which each kernel not in ``before`` started (pool refills)."""
     starts = []
@@ -203,7 +218,8 @@ async def measure(server, app, n_sessions, timeout_ms, alone_first=True, own_bro
             opened = await asyncio.gather(*(open_session(browser, url, READY[app], timeout_ms, t0)
                                             for _ in range(n_sessions)))
         wall = time.monotonic() - t0
-        cpu = cpu_used(cpu_before, cpu_seconds(server.process.pid, before))
+        cpu_after = cpu_seconds(server.process.pid, before)
+        cpu, chromium_cpu = cpu_used(cpu_before, cpu_after), chromium_by_type(cpu_before, cpu_after)
         refills = new_kernel_starts(server.process.pid, before, t0_wall)
         memory = kernel_memory(server.process.pid, exclude=before)
         version = browser.version
@@ -212,7 +228,8 @@ async def measure(server, app, n_sessions, timeout_ms, alone_first=True, own_bro
         for other, _, _ in (owned if own_browsers else []):
             await other.close()
         await browser.close()
-    burst = {"cpu_s_during_burst": cpu, "refill_kernels_started_after_s": refills,
+    burst = {"cpu_s_during_burst": cpu, "chromium_cpu_s_by_process_type": chromium_cpu,
+             "refill_kernels_started_after_s": refills,
              "kernels_before": before, "t0_wall": t0_wall}
     return [rec for _, rec in opened], wall, memory, version, alone, burst
 
@@ -265,6 +282,8 @@ def main(argv=None):
                         help="the server's --refill-quiet (default: the server's default)")
     parser.add_argument("--wait-refill", action="store_true",
                         help="after the burst, time how long the pool takes to refill")
+    parser.add_argument("--page-template", choices=("mtjexplore", "lab"), default="mtjexplore",
+                        help="the apps' page (default) or Voilà's own lab page, with its animated spinner")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).is_file():
@@ -272,8 +291,11 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         log_level = "INFO" if args.preheat else "WARN"  # wait_for_spares reads the pool messages
         extra = {} if args.refill_quiet is None else {"refill_quiet_s": args.refill_quiet}
-        with AppServer(port=0, log_path=args.log or Path(tmp) / "voila.log", preheat=args.preheat,
-                       log_level=log_level, **extra) as server:
+        server = AppServer(port=0, log_path=args.log or Path(tmp) / "voila.log", preheat=args.preheat,
+                           log_level=log_level, **extra)
+        if args.page_template == "lab":
+            server.options["VoilaConfiguration.template"] = "lab"
+        with server:
             started = time.monotonic()
             if args.preheat:
                 wait_for_spares(server, args.preheat, args.timeout)
@@ -294,6 +316,7 @@ def main(argv=None):
         "benchmark": "concurrent Voilà app sessions against one server",
         "app": args.app,
         "preheat": args.preheat,
+        "page_template": args.page_template,
         "own_browsers": args.own_browsers,
         "ready_selector": READY[args.app],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -58,9 +58,9 @@ def test_the_page_fetches_nothing_from_outside_the_server(app_page, voila_server
 
 
 def test_the_loading_message_counts_seconds_without_animating(app_page, voila_server):
-    # Voilà's own spinner runs CSS animations (a turning SVG, a sweeping gradient): the browser
-    # redraws at every frame while the page loads, CPU that 8 pages opened at once on a small
-    # machine need for loading (voila_sessions.md). Ours changes a number once a second.
+    # Voilà's own spinner turns an SVG with a CSS animation: the browser composites a frame 60
+    # times a second while the page loads, CPU that 8 pages opened at once on a small machine
+    # need for loading (voila_sessions.md). Ours changes a number once a second.
     # Without pre-heating the server runs the notebook while the page waits: seconds of loading.
     app_page.goto(voila_server.app_url("explorer"), wait_until="commit", timeout=90_000)
     loading = app_page.locator("#loading")
