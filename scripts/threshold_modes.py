@@ -296,7 +296,10 @@ def correlation_main(args, data, dies, stats, settings, log):
 
     rho = args.correlation
     study_rho = stats.spread_correlation  # the study's dies and training (the device's default)
-    said = lambda r: ", the study's and the default" if r == study_rho else ""  # noqa: E731
+
+    def said(r):
+        return ", the study's and the default" if r == study_rho else ""
+
     weights = {m: mx.load(layout.weights_path(args.study, m)) for m in METHODS}
     measured = mx.statistics.measured_spread_correlation(dies)
     dies_rho = mx.die.config_of(dies).device.spread_correlation
