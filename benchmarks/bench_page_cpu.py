@@ -9,9 +9,12 @@ shows the test error (interactive). Per load it records the CPU time of all Chro
 (``bench_voila_sessions.cpu_seconds``), the page's main-thread figures from the DevTools ``Performance``
 domain (task, script, layout and style time; DOM nodes) and the requests and bytes it fetched.
 
-Two pages, alternated load by load so that both see the same machine: the explorer as shipped,
-and the same notebook with its two lower sections (Train, Across the ensemble: 4 of its 7 bqplot
-figures) removed. The second says how much a thinner page could save.
+Pages, alternated load by load so that all see the same machine: the explorer as shipped, and
+the same notebook with its two lower sections (Train, Across the ensemble: 4 of its 7 bqplot
+figures) removed, which says how much a thinner page could save. Then three reference pages
+served the same way, which say what any Voilà app costs before its own widgets: a notebook that
+prints one line (Voilà's front end alone), one that shows one ipywidgets ``Label`` (plus the
+widget manager) and one that shows one bqplot figure (plus bqplot's front end).
 
 Usage::
 
@@ -43,6 +46,22 @@ from mtjexplore.serve.appserver import APPS_DIR, AppServer  # noqa: E402
 
 METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "Nodes")
 THIN = "app.children = app.children[:4]  # benchmark only: without the Train and ensemble sections\n"
+READY_TEXT = "reference page ready"
+REFERENCES = {  # name -> (notebook source, JavaScript test that the page shows it)
+    "Voilà page, no widgets": (
+        f"print({READY_TEXT!r})",
+        f"() => document.body.innerText.includes({READY_TEXT!r})"),
+    "one ipywidgets Label": (
+        f"import ipywidgets\nipywidgets.Label({READY_TEXT!r}, _dom_classes=['reference-ready'])",
+        "() => document.querySelector('.reference-ready') !== null"),
+    "one bqplot figure": (
+        "import bqplot, ipywidgets\n"
+        "x, y = bqplot.LinearScale(), bqplot.LinearScale()\n"
+        "figure = bqplot.Figure(marks=[bqplot.Lines(x=[0, 1, 2], y=[0, 1, 4], scales={'x': x, 'y': y})],\n"
+        "                       axes=[bqplot.Axis(scale=x), bqplot.Axis(scale=y, orientation='vertical')])\n"
+        f"ipywidgets.VBox([figure, ipywidgets.Label({READY_TEXT!r}, _dom_classes=['reference-ready'])])",
+        "() => document.querySelector('.reference-ready') !== null && document.querySelector('.bqplot svg') !== null"),
+}
 
 
 def thin_copy(folder):
@@ -59,12 +78,26 @@ def thin_copy(folder):
     path.write_text(json.dumps(notebook), encoding="utf-8")
 
 
+def reference_notebooks(folder):
+    """The reference pages as notebooks in ``folder``; returns their names (file stems)."""
+    import nbformat
+
+    stems = []
+    for i, (source, _) in enumerate(REFERENCES.values()):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        stems.append(f"reference{i}")
+        nbformat.write(nb, folder / f"{stems[-1]}.ipynb")
+    return stems
+
+
 def chromium_cpu_s(server):
     """User + system CPU seconds of this script's Chromium processes so far."""
     return sum(cpu_seconds(server.process.pid, set())["chromium"].values())
 
 
-async def one_load(browser, server, url, timeout_ms):
+async def one_load(browser, server, url, ready_js, timeout_ms):
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
     fetched = []
@@ -73,7 +106,7 @@ async def one_load(browser, server, url, timeout_ms):
     await cdp.send("Performance.enable")
     cpu0, t0 = chromium_cpu_s(server), time.monotonic()
     await page.goto(url, timeout=timeout_ms)
-    await page.wait_for_function(INTERACTIVE_JS, timeout=timeout_ms, polling=50)
+    await page.wait_for_function(ready_js, timeout=timeout_ms, polling=50)
     wall, cpu = time.monotonic() - t0, chromium_cpu_s(server) - cpu0
     metrics = {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}
     sizes = []
@@ -86,15 +119,15 @@ async def one_load(browser, server, url, timeout_ms):
 
 
 async def measure(pages, loads, timeout_ms):
-    """``pages``: name -> (server, url)."""
+    """``pages``: name -> (server, url, JavaScript test that the page is ready)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         records = {name: [] for name in pages}
         for _ in range(loads):
-            for name, (server, url) in pages.items():  # alternated: both pages see the same machine
-                records[name].append(await one_load(browser, server, url, timeout_ms))
+            for name, (server, url, ready_js) in pages.items():  # alternated: all see the same machine
+                records[name].append(await one_load(browser, server, url, ready_js, timeout_ms))
         version = browser.version
         await browser.close()
     return records, version
@@ -114,21 +147,28 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "page_cpu.json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        thin = Path(tmp) / "apps"
+        thin, references = Path(tmp) / "apps", Path(tmp) / "references"
         thin.mkdir()
+        references.mkdir()
         thin_copy(thin)
+        stems = reference_notebooks(references)
         shipped = AppServer(port=0, preheat=args.loads, log_path=Path(tmp) / "shipped.log", log_level="INFO")
         thinned = AppServer(port=0, root=thin, preheat=args.loads, log_path=Path(tmp) / "thin.log",
                             log_level="INFO")
-        with shipped, thinned:
+        reference = AppServer(port=0, root=references, preheat=args.loads, log_path=Path(tmp) / "ref.log",
+                              log_level="INFO")
+        with shipped, thinned, reference:
             wait_for_spares(shipped, args.loads, args.timeout)
             wait_for_spares(thinned, args.loads, args.timeout)
+            wait_for_spares(reference, args.loads, args.timeout, apps=stems)
             waited = wait_for_low_load(args.max_load) if args.max_load is not None else None
             load_before = load_1min()
-            records, version = asyncio.run(measure(
-                {"explorer": (shipped, shipped.app_url("explorer")),
-                 "explorer without its two lower sections": (thinned, thinned.app_url("explorer"))},
-                args.loads, int(args.timeout * 1000)))
+            pages = {"explorer": (shipped, shipped.app_url("explorer"), INTERACTIVE_JS),
+                     "explorer without its two lower sections": (thinned, thinned.app_url("explorer"),
+                                                                 INTERACTIVE_JS)}
+            for stem, (name, (_, ready_js)) in zip(stems, REFERENCES.items()):
+                pages[name] = (reference, f"{reference.url}voila/render/{stem}.ipynb", ready_js)
+            records, version = asyncio.run(measure(pages, args.loads, int(args.timeout * 1000)))
             load_after = load_1min()
     result = {"benchmark": "Chromium CPU per explorer page load, one visitor at a time",
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

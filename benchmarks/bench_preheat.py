@@ -83,10 +83,13 @@ def kernels(server):
     return out
 
 
-def wait_for_spares(server, n_per_app, timeout_s):
-    """Wait until every app's pool is full and its kernels have loaded the app (CPU quiet)."""
+def wait_for_spares(server, n_per_app, timeout_s, apps=None):
+    """Wait until every app's pool is full and its kernels have loaded the app (CPU quiet).
+
+    ``apps``: the notebooks the server pre-heats, by name (default: the packaged apps)."""
     deadline = time.monotonic() + timeout_s
-    filled = [f"Kernel pool of {app}.ipynb is filled with {n_per_app} kernel(s)" for app in available_apps()]
+    filled = [f"Kernel pool of {app}.ipynb is filled with {n_per_app} kernel(s)"
+              for app in (available_apps() if apps is None else apps)]
     while time.monotonic() < deadline:
         log = server.log_path.read_text(errors="replace")
         procs = kernels(server)

@@ -196,6 +196,71 @@ async def open_in_own_browser(pw, url, selector, timeout_ms, t0):
     return browser, context, record
 
 
+def _visible_js(selector):
+    return (f"(() => {{ const el = document.querySelector({json.dumps(selector)}); if (el === null) return false;"
+            " const box = el.getBoundingClientRect();"
+            " return box.width > 0 && box.height > 0 && getComputedStyle(el).visibility !== 'hidden'; })()")
+
+
+async def open_session_cdp(browser, url, selector, timeout_ms, t0, poll_s=0.05):
+    """:func:`open_session` with the lean driver (``--driver cdp``): the same moments (load event,
+    main widget visible, interactive), read by asking the page every ``poll_s`` seconds."""
+    page = await browser.new_page(1400, 1000)
+    checks = {"page_loaded_s": "document.readyState === 'complete'", "render_s": _visible_js(selector)}
+    if selector == READY["explorer"]:
+        checks["interactive_s"] = f"({INTERACTIVE_JS})()"
+    question = "[" + ", ".join(checks.values()) + "]"
+    record = {"ok": False}
+    try:
+        start = time.monotonic()
+        await page.navigate(url)
+        deadline = start + timeout_ms / 1000
+        while len(record) <= len(checks):
+            answers = await page.evaluate(question)
+            now = time.monotonic()
+            for (name, _), yes in zip(checks.items(), answers):
+                if yes and name not in record:
+                    record[name] = round(now - start, 2)
+            if now > deadline:
+                raise TimeoutError(f"not {', '.join(n for n in checks if n not in record)} after {timeout_ms} ms")
+            await asyncio.sleep(poll_s)
+        timing = await page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0];"
+                                     " return [n.responseStatus, n.responseStart]; })()")
+        record["http_status"], record["first_byte_s"] = timing[0], round(timing[1] / 1000, 2)
+        record["started_after_s"] = round(start - t0, 3)
+        record["ok"] = True
+    except Exception as exc:  # record the failure, keep measuring the other sessions
+        record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    record["page_errors"] = []  # not collected: that needs the runtime events this driver avoids
+    return page, record
+
+
+async def measure_cdp(server, app, n_sessions, timeout_ms):
+    """The burst of :func:`measure` with the lean driver (no lone reference session)."""
+    from _cdp import Chromium
+
+    url = server.app_url(app)
+    async with Chromium(CHROMIUM, CHROMIUM_FLAGS) as browser:
+        await asyncio.sleep(1.0)  # let the browser finish starting before the CPU snapshot
+        before = kernel_pids(server.process.pid)
+        cpu_before = cpu_seconds(server.process.pid, before)
+        t0, t0_wall = time.monotonic(), time.time()
+        opened = await asyncio.gather(*(open_session_cdp(browser, url, READY[app], timeout_ms, t0)
+                                        for _ in range(n_sessions)))
+        wall = time.monotonic() - t0
+        cpu_after = cpu_seconds(server.process.pid, before)
+        cpu, chromium_cpu = cpu_used(cpu_before, cpu_after), chromium_by_type(cpu_before, cpu_after)
+        refills = new_kernel_starts(server.process.pid, before, t0_wall)
+        memory = kernel_memory(server.process.pid, exclude=before)
+        for page, _ in opened:
+            await page.close()
+        version = browser.version
+    burst = {"cpu_s_during_burst": cpu, "chromium_cpu_s_by_process_type": chromium_cpu,
+             "refill_kernels_started_after_s": refills,
+             "kernels_before": before, "t0_wall": t0_wall}
+    return [rec for _, rec in opened], wall, memory, version, None, burst
+
+
 async def measure(server, app, n_sessions, timeout_ms, alone_first=True, own_browsers=False):
     from playwright.async_api import async_playwright
 
@@ -284,8 +349,15 @@ def main(argv=None):
                         help="after the burst, time how long the pool takes to refill")
     parser.add_argument("--page-template", choices=("mtjexplore", "lab"), default="mtjexplore",
                         help="the apps' page (default) or Voilà's own lab page, with its animated spinner")
+    parser.add_argument("--driver", choices=("playwright", "cdp"), default="playwright",
+                        help="drive the browser with Playwright (default) or with the lean DevTools "
+                             "driver of benchmarks/_cdp.py, which instruments the pages as little as "
+                             "a student's browser is (needs --preheat; no --own-browsers)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
+    if args.driver == "cdp" and (args.own_browsers or not args.preheat):
+        parser.error("--driver cdp measures a burst against pre-heated kernels: give --preheat N, "
+                     "without --own-browsers")
     if not Path(CHROMIUM).is_file():
         parser.error(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     with tempfile.TemporaryDirectory() as tmp:
@@ -302,9 +374,12 @@ def main(argv=None):
             spares_ready_s = round(time.monotonic() - started, 1)
             quiet = wait_for_low_load(args.max_load) if args.max_load else None
             load_before = os.getloadavg()
-            sessions, wall, memory, version, alone, burst = asyncio.run(
-                measure(server, args.app, args.sessions, int(args.timeout * 1000), not args.preheat,
-                        args.own_browsers))
+            if args.driver == "cdp":
+                run = measure_cdp(server, args.app, args.sessions, int(args.timeout * 1000))
+            else:
+                run = measure(server, args.app, args.sessions, int(args.timeout * 1000), not args.preheat,
+                              args.own_browsers)
+            sessions, wall, memory, version, alone, burst = asyncio.run(run)
             load_after = os.getloadavg()
             if args.wait_refill and args.preheat:
                 done = wait_for_refill(server, burst["kernels_before"], args.sessions, args.timeout)
@@ -318,6 +393,7 @@ def main(argv=None):
         "preheat": args.preheat,
         "page_template": args.page_template,
         "own_browsers": args.own_browsers,
+        "driver": args.driver,
         "ready_selector": READY[args.app],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
