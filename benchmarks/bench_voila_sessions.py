@@ -49,6 +49,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                   "--disable-dev-shm-usage"]
+# Playwright passes these too: no page is treated as a background tab (its renderer deprioritised,
+# its timers throttled). Each student's page is the tab in front on their own computer.
+FOREGROUND_FLAGS = ["--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+                    "--disable-backgrounding-occluded-windows"]
 READY = {"explorer": ".crossbar-painter", "ensemble": ".ensemble-view"}
 MIB = 2**20
 
@@ -240,7 +244,7 @@ async def measure_cdp(server, app, n_sessions, timeout_ms):
     from _cdp import Chromium
 
     url = server.app_url(app)
-    async with Chromium(CHROMIUM, CHROMIUM_FLAGS) as browser:
+    async with Chromium(CHROMIUM, CHROMIUM_FLAGS + FOREGROUND_FLAGS) as browser:
         await asyncio.sleep(1.0)  # let the browser finish starting before the CPU snapshot
         before = kernel_pids(server.process.pid)
         cpu_before = cpu_seconds(server.process.pid, before)
