@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _load import load_1min, wait_for_low_load  # noqa: E402
+from _load import core_speed_s, load_1min, wait_for_low_load  # noqa: E402
 from bench_preheat import CHROMIUM, CHROMIUM_FLAGS, INTERACTIVE_JS, wait_for_spares  # noqa: E402
 from bench_voila_sessions import cpu_seconds  # noqa: E402
 
@@ -162,7 +162,7 @@ def main(argv=None):
             wait_for_spares(thinned, args.loads, args.timeout)
             wait_for_spares(reference, args.loads, args.timeout, apps=stems)
             waited = wait_for_low_load(args.max_load) if args.max_load is not None else None
-            load_before = load_1min()
+            speed, load_before = core_speed_s(), load_1min()
             pages = {"explorer": (shipped, shipped.app_url("explorer"), INTERACTIVE_JS),
                      "explorer without its two lower sections": (thinned, thinned.app_url("explorer"),
                                                                  INTERACTIVE_JS)}
@@ -173,7 +173,7 @@ def main(argv=None):
     result = {"benchmark": "Chromium CPU per explorer page load, one visitor at a time",
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "chromium": version, "load_wait": waited,
-              "load_avg_1min_before_after": [load_before, load_after],
+              "load_avg_1min_before_after": [load_before, load_after], "core_speed_s_before": speed,
               "median": {name: summary(rows) for name, rows in records.items()}, "loads": records}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

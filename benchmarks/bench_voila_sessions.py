@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from mtjexplore.serve.appserver import AppServer  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _load import wait_for_low_load  # noqa: E402
+from _load import core_speed_s, wait_for_low_load  # noqa: E402
 from bench_preheat import INTERACTIVE_JS, kernels, wait_for_spares  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "voila_sessions.json"
@@ -377,6 +377,7 @@ def main(argv=None):
                 wait_for_spares(server, args.preheat, args.timeout)
             spares_ready_s = round(time.monotonic() - started, 1)
             quiet = wait_for_low_load(args.max_load) if args.max_load else None
+            speed = core_speed_s()
             load_before = os.getloadavg()
             if args.driver == "cdp":
                 run = measure_cdp(server, args.app, args.sessions, int(args.timeout * 1000))
@@ -402,7 +403,8 @@ def main(argv=None):
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
                     "load_avg_1min_before": round(load_before[0], 2),
-                    "load_avg_1min_after": round(load_after[0], 2), "python": platform.python_version(),
+                    "load_avg_1min_after": round(load_after[0], 2), "core_speed_s_before": speed,
+                    "python": platform.python_version(),
                     "chromium": version},
         "summary": summarise(sessions, wall, memory),
         "spares_ready_after_start_s": spares_ready_s,
