@@ -127,7 +127,10 @@ async def measure(pages, loads, timeout_ms):
         records = {name: [] for name in pages}
         for _ in range(loads):
             for name, (server, url, ready_js) in pages.items():  # alternated: all see the same machine
-                records[name].append(await one_load(browser, server, url, ready_js, timeout_ms))
+                try:
+                    records[name].append(await one_load(browser, server, url, ready_js, timeout_ms))
+                except Exception as exc:
+                    raise RuntimeError(f"page {name!r} ({url}): {exc}") from exc
         version = browser.version
         await browser.close()
     return records, version
