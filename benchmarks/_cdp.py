@@ -1,8 +1,8 @@
 """A lean Chromium driver for page-load benchmarks: the DevTools protocol, nothing else.
 
 Playwright instruments every page it drives: it enables the protocol's page, network and runtime
-events (every request and console message is reported to the driver) and its waits for an
-element poll on animation frames. A student's browser does none of that. This driver opens a
+events (every request and console message is reported to its driver process) and runs its
+waits for an element inside the page. A student's browser does none of that. This driver opens a
 page in a fresh browser context (a new visitor: nothing cached), navigates, and asks the page a
 question every ``poll_s`` seconds with ``Runtime.evaluate``; it enables no event domain.
 
