@@ -239,6 +239,23 @@ async def open_session_cdp(browser, url, selector, timeout_ms, t0, poll_s=0.05):
     return page, record
 
 
+async def timed_burst(server, open_all):
+    """Run ``open_all(t0)``, which opens every session and returns ``[(handle, record), ...]``,
+    and account for it: wall time, CPU seconds by group and by Chromium process type, pool refills
+    started, memory of the kernels the burst took."""
+    before = kernel_pids(server.process.pid)
+    cpu_before = cpu_seconds(server.process.pid, before)
+    t0, t0_wall = time.monotonic(), time.time()
+    opened = await open_all(t0)
+    wall = time.monotonic() - t0
+    cpu_after = cpu_seconds(server.process.pid, before)
+    burst = {"cpu_s_during_burst": cpu_used(cpu_before, cpu_after),
+             "chromium_cpu_s_by_process_type": chromium_by_type(cpu_before, cpu_after),
+             "refill_kernels_started_after_s": new_kernel_starts(server.process.pid, before, t0_wall),
+             "kernels_before": before, "t0_wall": t0_wall}
+    return opened, wall, kernel_memory(server.process.pid, exclude=before), burst
+
+
 async def measure_cdp(server, app, n_sessions, timeout_ms):
     """The burst of :func:`measure` with the lean driver (no lone reference session)."""
     from _cdp import Chromium
@@ -246,22 +263,11 @@ async def measure_cdp(server, app, n_sessions, timeout_ms):
     url = server.app_url(app)
     async with Chromium(CHROMIUM, CHROMIUM_FLAGS + FOREGROUND_FLAGS) as browser:
         await asyncio.sleep(1.0)  # let the browser finish starting before the CPU snapshot
-        before = kernel_pids(server.process.pid)
-        cpu_before = cpu_seconds(server.process.pid, before)
-        t0, t0_wall = time.monotonic(), time.time()
-        opened = await asyncio.gather(*(open_session_cdp(browser, url, READY[app], timeout_ms, t0)
-                                        for _ in range(n_sessions)))
-        wall = time.monotonic() - t0
-        cpu_after = cpu_seconds(server.process.pid, before)
-        cpu, chromium_cpu = cpu_used(cpu_before, cpu_after), chromium_by_type(cpu_before, cpu_after)
-        refills = new_kernel_starts(server.process.pid, before, t0_wall)
-        memory = kernel_memory(server.process.pid, exclude=before)
+        opened, wall, memory, burst = await timed_burst(server, lambda t0: asyncio.gather(
+            *(open_session_cdp(browser, url, READY[app], timeout_ms, t0) for _ in range(n_sessions))))
         for page, _ in opened:
             await page.close()
         version = browser.version
-    burst = {"cpu_s_during_burst": cpu, "chromium_cpu_s_by_process_type": chromium_cpu,
-             "refill_kernels_started_after_s": refills,
-             "kernels_before": before, "t0_wall": t0_wall}
     return [rec for _, rec in opened], wall, memory, version, None, burst
 
 
@@ -276,30 +282,23 @@ async def measure(server, app, n_sessions, timeout_ms, alone_first=True, own_bro
         if alone_first:
             alone_context, alone = await open_session(browser, url, READY[app], timeout_ms, time.monotonic())
             await alone_context.close()
-        before = kernel_pids(server.process.pid)
-        cpu_before = cpu_seconds(server.process.pid, before)
-        t0, t0_wall = time.monotonic(), time.time()
-        if own_browsers:
-            owned = await asyncio.gather(*(open_in_own_browser(pw, url, READY[app], timeout_ms, t0)
-                                           for _ in range(n_sessions)))
-            opened = [(context, record) for _, context, record in owned]
-        else:
-            opened = await asyncio.gather(*(open_session(browser, url, READY[app], timeout_ms, t0)
-                                            for _ in range(n_sessions)))
-        wall = time.monotonic() - t0
-        cpu_after = cpu_seconds(server.process.pid, before)
-        cpu, chromium_cpu = cpu_used(cpu_before, cpu_after), chromium_by_type(cpu_before, cpu_after)
-        refills = new_kernel_starts(server.process.pid, before, t0_wall)
-        memory = kernel_memory(server.process.pid, exclude=before)
+        owned = []
+
+        async def open_all(t0):
+            if not own_browsers:
+                return await asyncio.gather(*(open_session(browser, url, READY[app], timeout_ms, t0)
+                                              for _ in range(n_sessions)))
+            owned.extend(await asyncio.gather(*(open_in_own_browser(pw, url, READY[app], timeout_ms, t0)
+                                                for _ in range(n_sessions))))
+            return [(context, record) for _, context, record in owned]
+
+        opened, wall, memory, burst = await timed_burst(server, open_all)
         version = browser.version
         for context, _ in opened:
             await context.close()
-        for other, _, _ in (owned if own_browsers else []):
+        for other, _, _ in owned:
             await other.close()
         await browser.close()
-    burst = {"cpu_s_during_burst": cpu, "chromium_cpu_s_by_process_type": chromium_cpu,
-             "refill_kernels_started_after_s": refills,
-             "kernels_before": before, "t0_wall": t0_wall}
     return [rec for _, rec in opened], wall, memory, version, alone, burst
 
 
