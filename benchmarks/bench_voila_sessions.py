@@ -11,10 +11,14 @@ the burst is sent once they have all loaded the app, and there is no lone refere
 (it would take a spare kernel). For the explorer a session also counts as *interactive* when it
 shows the test error of the current weights (``.current-error .error-value`` reads ``12.34 %``).
 
+``--driver cdp`` opens the pages with the lean DevTools driver of ``_cdp.py`` instead of
+Playwright (a control: Playwright's instrumentation of the pages costs the browser CPU). Just
+before the burst the script times a fixed piece of work on one core (``core_speed_s_before``).
+
 Usage::
 
     python benchmarks/bench_voila_sessions.py [--app explorer] [--sessions 8] [--preheat 8]
-        [--out benchmarks/results/voila_sessions.json]
+        [--driver playwright|cdp] [--out benchmarks/results/voila_sessions.json]
 
 Needs Debian's Chromium (``/usr/bin/chromium``) and playwright (the ``test`` extra).
 """
@@ -354,8 +358,8 @@ def main(argv=None):
                         help="the apps' page (default) or Voilà's own lab page, with its animated spinner")
     parser.add_argument("--driver", choices=("playwright", "cdp"), default="playwright",
                         help="drive the browser with Playwright (default) or with the lean DevTools "
-                             "driver of benchmarks/_cdp.py, which instruments the pages as little as "
-                             "a student's browser is (needs --preheat; no --own-browsers)")
+                             "driver of benchmarks/_cdp.py, which enables no event reporting in the "
+                             "pages (needs --preheat; no --own-browsers)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if args.driver == "cdp" and (args.own_browsers or not args.preheat):
