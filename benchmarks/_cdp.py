@@ -39,10 +39,6 @@ class Chromium:
         self._ids, self._pending = itertools.count(1), {}
         self._profile = None
 
-    @property
-    def pid(self):
-        return self.process.pid
-
     async def __aenter__(self):
         import websockets
 

@@ -46,13 +46,9 @@ from mtjexplore.serve.appserver import AppServer  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _load import core_speed_s, wait_for_low_load  # noqa: E402
-from bench_preheat import INTERACTIVE_JS, kernels, wait_for_spares  # noqa: E402
+from bench_preheat import CHROMIUM, CHROMIUM_FLAGS, INTERACTIVE_JS, kernels, wait_for_spares  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "voila_sessions.json"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                  "--disable-dev-shm-usage"]
 # Playwright passes these too: no page is treated as a background tab (its renderer deprioritised,
 # its timers throttled). Each student's page is the tab in front on their own computer.
 FOREGROUND_FLAGS = ["--disable-renderer-backgrounding", "--disable-background-timer-throttling",
@@ -223,7 +219,7 @@ async def open_session_cdp(browser, url, selector, timeout_ms, t0, poll_s=0.05):
         start = time.monotonic()
         await page.navigate(url)
         deadline = start + timeout_ms / 1000
-        while len(record) <= len(checks):
+        while any(name not in record for name in checks):
             answers = await page.evaluate(question)
             now = time.monotonic()
             for (name, _), yes in zip(checks.items(), answers):
